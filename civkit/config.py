@@ -1,0 +1,169 @@
+"""Where civkit's settings come from, and where the API key is kept.
+
+Precedence: an explicit argument (CLI flag, host setting) > the environment > civkit's own
+config file (``<CIVKIT_HOME>/config.json``, owner-only permissions) > defaults.
+
+The API key is never written anywhere but that config file, and never appears in a repr,
+a log line or an exception: ``redact`` scrubs it from any text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping, Optional
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_BASE = "https://civitai.com"
+CONFIG_FILE = "config.json"
+_SETTING_KEYS = ("api_base", "nsfw_previews", "write_sidecars", "subfolder_template")
+
+
+def civkit_home(env: Mapping[str, str] = os.environ) -> Path:
+    """CIVKIT_HOME, else the platform's user data folder (never the pack folder)."""
+    explicit = env.get("CIVKIT_HOME")
+    if explicit:
+        return Path(explicit).expanduser()
+    try:
+        from platformdirs import user_data_dir
+
+        return Path(user_data_dir("civkit", appauthor=False))
+    except ImportError:  # pragma: no cover - platformdirs is a dependency
+        return Path.home() / ".local" / "share" / "civkit"
+
+
+def normalise_api_base(value: str) -> str:
+    """Accept a site origin (``https://civitai.com``) or one ending in ``/api/v1``."""
+    base = value.strip().rstrip("/")
+    for suffix in ("/api/v1", "/api"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    if not re.match(r"^https?://[^/\s]+", base):
+        raise ValueError(f"API base must look like https://civitai.com, got {value!r}")
+    return base
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path
+    api_base: str = DEFAULT_API_BASE
+    api_key: Optional[str] = field(default=None, repr=False)
+    nsfw_previews: bool = False
+    write_sidecars: bool = True
+    subfolder_template: str = ""
+
+    def __repr__(self) -> str:  # the key is shown only as set / not set
+        key = "***" if self.api_key else None
+        return (
+            f"Config(home={str(self.home)!r}, api_base={self.api_base!r}, api_key={key!r}, "
+            f"nsfw_previews={self.nsfw_previews}, write_sidecars={self.write_sidecars}, "
+            f"subfolder_template={self.subfolder_template!r})"
+        )
+
+    @property
+    def api_root(self) -> str:
+        return self.api_base + "/api/v1"
+
+    @property
+    def index_path(self) -> Path:
+        return self.home / "library.sqlite3"
+
+    def with_changes(self, **changes) -> Config:
+        return replace(self, **changes)
+
+
+def _read_file(home: Path) -> dict:
+    path = home / CONFIG_FILE
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable civkit config %s: %s", path, type(exc).__name__)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def load_config(
+    env: Mapping[str, str] = os.environ,
+    *,
+    api_base: Optional[str] = None,
+    api_key: Optional[str] = None,
+    home: Optional[Path] = None,
+) -> Config:
+    home = Path(home) if home else civkit_home(env)
+    stored = _read_file(home)
+    key = api_key or env.get("CIVITAI_API_KEY") or env.get("CIVITAI_TOKEN") or stored.get("api_key") or None
+    base = api_base or env.get("CIVKIT_API_BASE") or stored.get("api_base") or DEFAULT_API_BASE
+    return Config(
+        home=home,
+        api_base=normalise_api_base(base),
+        api_key=key.strip() if isinstance(key, str) and key.strip() else None,
+        nsfw_previews=bool(stored.get("nsfw_previews", False)),
+        write_sidecars=bool(stored.get("write_sidecars", True)),
+        subfolder_template=str(stored.get("subfolder_template", "") or ""),
+    )
+
+
+def _write_private(path: Path, data: dict) -> None:
+    """Write JSON atomically with mode 0600 from the first byte on."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=str(path.parent))
+    try:
+        os.chmod(tmp, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_api_key(home: Path, key: Optional[str]) -> None:
+    """Store (or with None/"" remove) the API key in civkit's own config file, owner-only."""
+    home = Path(home)
+    data = _read_file(home)
+    if key and key.strip():
+        data["api_key"] = key.strip()
+    else:
+        data.pop("api_key", None)
+    _write_private(home / CONFIG_FILE, data)
+
+
+def save_settings(home: Path, **values) -> None:
+    unknown = set(values) - set(_SETTING_KEYS)
+    if unknown:
+        raise ValueError(f"unknown civkit settings: {sorted(unknown)}")
+    if "api_base" in values and values["api_base"]:
+        values["api_base"] = normalise_api_base(values["api_base"])
+    home = Path(home)
+    data = _read_file(home)
+    data.update(values)
+    _write_private(home / CONFIG_FILE, data)
+
+
+_TOKEN_RE = re.compile(r"(token=)[^&\s\"']+", re.IGNORECASE)
+_BEARER_RE = re.compile(r"(Bearer\s+)[^\s\"']+", re.IGNORECASE)
+
+
+def redact(text: str, key: Optional[str] = None) -> str:
+    """Remove ``token=...``, bearer values and the key itself from any text."""
+    if not text:
+        return text
+    text = _TOKEN_RE.sub(r"\1***", str(text))
+    text = _BEARER_RE.sub(r"\1***", text)
+    if key:
+        text = text.replace(key, "***")
+    return text

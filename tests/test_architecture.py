@@ -1,0 +1,108 @@
+"""The core's import rules (ARCHITECTURE.md "Which way the arrows run"), checked by importing it."""
+
+from __future__ import annotations
+
+import ast
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import civkit
+
+REPO = Path(__file__).resolve().parents[1]
+HOST_MODULES = {"folder_paths", "server", "comfy", "nodes", "modules", "launch", "execution"}
+UI_MODULES = {"gradio"}
+
+
+def _core_modules():
+    """Every module under civkit/ except the UI package (which may import gradio) and testing."""
+    names = []
+    for info in pkgutil.walk_packages(civkit.__path__, prefix="civkit."):
+        if info.name.startswith(("civkit.ui", "civkit.testing")):
+            continue
+        names.append(info.name)
+    return names
+
+
+def test_core_imports_with_host_and_ui_modules_blocked():
+    blocked = sorted(HOST_MODULES | UI_MODULES)
+    code = f"""
+import importlib, sys
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in {blocked!r}:
+            raise ImportError('blocked host module ' + name)
+        return None
+sys.meta_path.insert(0, Blocker())
+for name in {_core_modules()!r}:
+    importlib.import_module(name)
+print('imported', len({_core_modules()!r}))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "imported" in result.stdout
+
+
+def _top_level_imports(path: Path):
+    """Absolute imports executed at module import time (not inside functions)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name.split(".")[0], node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module.split(".")[0], node.lineno
+
+
+def test_no_module_imports_gradio_or_hosts_outside_their_places():
+    offenders = []
+    for path in (REPO / "civkit").rglob("*.py"):
+        rel = path.relative_to(REPO).as_posix()
+        for top, line in _top_level_imports(path):
+            if top in UI_MODULES and not rel.startswith("civkit/ui/"):
+                offenders.append(f"{rel}:{line} imports {top}")
+            if top in HOST_MODULES:
+                offenders.append(f"{rel}:{line} imports host module {top} at import time")
+    assert offenders == []
+
+
+def test_core_uses_relative_imports_only():
+    """ComfyUI loads the pack under a path-derived name, so `import civkit` would not find it."""
+    offenders = []
+    for path in (REPO / "civkit").rglob("*.py"):
+        rel = path.relative_to(REPO).as_posix()
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "civkit":
+                offenders.append(f"{rel}:{node.lineno}")
+            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "civkit" for a in node.names):
+                offenders.append(f"{rel}:{node.lineno}")
+    assert offenders == []
+
+
+def test_library_code_has_no_print_calls():
+    offenders = []
+    for path in (REPO / "civkit").rglob("*.py"):
+        rel = path.relative_to(REPO).as_posix()
+        if rel.startswith(("civkit/cli/", "civkit/testing/fake_civitai.py")):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
+                offenders.append(f"{rel}:{node.lineno}")
+    assert offenders == []
+
+
+def test_root_init_imports_without_comfyui():
+    code = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location('civkit_pack_root', %r, submodule_search_locations=[%r])
+mod = importlib.util.module_from_spec(spec)
+sys.modules['civkit_pack_root'] = mod
+spec.loader.exec_module(mod)
+print(type(mod.NODE_CLASS_MAPPINGS).__name__, mod.WEB_DIRECTORY)
+""" % (str(REPO / "__init__.py"), str(REPO))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["dict", "./javascript/comfyui"]
