@@ -99,4 +99,6 @@ def main(argv: Optional[list] = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Under ``python -m civkit.cli.main`` this file runs as ``__main__``, while command modules import
+    # ``.main`` (a second copy, with its own UsageError). Run that copy so the except clauses match.
+    sys.exit(importlib.import_module(__spec__.name if __spec__ else "civkit.cli.main").main())

@@ -1,0 +1,186 @@
+"""``civkit download REF...``: verified downloads into the right model folder.
+
+Runs through the same service and download queue as every other UI (one worker, so the files
+arrive in the order given). A progress bar on a terminal; ``--json`` prints one object per
+download (JSON lines). Exit code 0 when every download ended done or skipped, 1 when any failed,
+2 for bad input, 130 when interrupted (the partial file is kept for a resume).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+
+from ..download import CONFLICT_MODES
+from ..folders import LAYOUTS
+from .main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
+
+FINAL = ("done", "skipped", "failed", "cancelled")
+JSON_KEYS = ("ref", "state", "path", "sha256", "bytes", "model_id", "version_id", "model_name", "version_name",
+             "trained_words", "warnings", "error")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "download", help="download models from Civitai, verified, into the right folder",
+        description="Download Civitai models (page URLs, AIR URNs, model@version, or ids) into the right model "
+                    "folder, verified against Civitai's SHA256. Interrupted downloads resume.")
+    p.add_argument("refs", nargs="+", metavar="REF", help="a Civitai URL, AIR, MODEL@VERSION, or an id")
+    where = p.add_argument_group("where to save")
+    where.add_argument("--models-dir", metavar="DIR", help="the models folder (default ./models if it exists)")
+    where.add_argument("--layout", choices=LAYOUTS, help="folder layout (guessed from the models folder)")
+    where.add_argument("--to", metavar="DIR", help="save into exactly this folder, whatever the model type")
+    which = p.add_argument_group("which file (default: the primary file)")
+    which.add_argument("--file-id", type=int, metavar="N", help="a file id from `civkit files`")
+    which.add_argument("--format", metavar="F", help="SafeTensor, PickleTensor, GGUF, ...")
+    which.add_argument("--size", metavar="S", help="full or pruned")
+    which.add_argument("--fp", metavar="FP", help="fp16, bf16, fp8, ...")
+    which.add_argument("--allow-unsafe", action="store_true", help="allow PickleTensor (.ckpt/.pt) files")
+    which.add_argument("--include-training-data", action="store_true", help="allow Training Data archives")
+    p.add_argument("--no-sidecars", action="store_true", help="write no .civitai.info/.json sidecars or previews")
+    p.add_argument("--on-conflict", choices=CONFLICT_MODES, default="ask",
+                   help="a different file with the same name exists: ask (fail and say so), skip, suffix, replace")
+    p.set_defaults(func=handle)
+
+
+def _host(args):
+    from ..hosts import StandaloneHost
+
+    if args.to:
+        to = Path(args.to).expanduser()
+        models = Path(args.models_dir).expanduser() if args.models_dir else to
+        return StandaloneHost(models, args.layout or "plain", target=to)
+    if args.models_dir:
+        models = Path(args.models_dir).expanduser()
+    elif Path("models").is_dir():
+        models = Path("models")
+    else:
+        raise UsageError("No models folder: pass --models-dir DIR (your ComfyUI or WebUI models folder), "
+                         "or --to DIR for an exact folder. (./models does not exist here.)")
+    if models.exists() and not models.is_dir():
+        raise UsageError(f"--models-dir {models} is not a folder.")
+    return StandaloneHost(models.resolve(), args.layout)
+
+
+class _Bars:
+    """tqdm bars on a terminal, fed from queue events (worker threads)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bars: dict = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, event: str, snap: dict) -> None:
+        if not self.enabled or event != "civkit.download":
+            return
+        with self.lock:
+            bar = self.bars.get(snap["id"])
+            if snap["state"] in FINAL:
+                if bar is not None:
+                    bar.close()
+                    del self.bars[snap["id"]]
+                return
+            if snap["state"] != "downloading" and bar is None:
+                return
+            if bar is None:
+                from tqdm import tqdm
+
+                name = snap.get("model_name") or snap.get("ref")
+                bar = self.bars[snap["id"]] = tqdm(total=snap.get("total"), unit="B", unit_scale=True,
+                                                   unit_divisor=1024, desc=str(name)[:40], file=sys.stderr,
+                                                   leave=False, dynamic_ncols=True)
+            if snap.get("total") and bar.total != snap["total"]:
+                bar.total = snap["total"]
+            bar.n = snap.get("bytes") or 0
+            bar.set_postfix_str(snap["state"] if snap["state"] != "downloading" else "", refresh=False)
+            bar.refresh()
+
+    def close(self) -> None:
+        with self.lock:
+            for bar in self.bars.values():
+                bar.close()
+            self.bars.clear()
+
+
+def _human(n) -> str:
+    n = float(n or 0)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover
+
+
+def _report(snap: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({k: snap.get(k) for k in JSON_KEYS}, ensure_ascii=False), flush=True)
+        return
+    state = snap["state"]
+    name = " ".join(x for x in (snap.get("model_name"), snap.get("version_name")) if x) or snap["ref"]
+    if state == "done":
+        print(f"{name}: saved {snap['path']} ({_human(snap.get('bytes'))}, SHA256 verified)")
+    elif state == "skipped":
+        print(f"{name}: {snap.get('message') or 'already there'}: {snap['path']}")
+    elif state == "cancelled":
+        print(f"civkit: {snap['ref']}: cancelled; the partial file is kept, run the same command again to resume",
+              file=sys.stderr)
+    else:
+        print(f"civkit: {snap['ref']}: {snap.get('error') or snap.get('message')}", file=sys.stderr)
+    if state in ("done", "skipped") and snap.get("trained_words"):
+        print(f"  trigger words: {', '.join(snap['trained_words'])}")
+    for warning in snap.get("warnings") or ():
+        print(f"  warning: {warning}", file=sys.stderr)
+
+
+def handle(args, ctx) -> int:
+    from ..refs import RefError
+    from ..service import CivkitService, ServiceError
+
+    host = _host(args)
+    config = ctx.config
+    if args.no_sidecars:
+        config = config.with_changes(write_sidecars=False)
+    if args.to:
+        config = config.with_changes(subfolder_template="")
+    service = CivkitService(config, host, client=ctx.client(), workers=1)
+    bars = _Bars(enabled=not ctx.json and sys.stderr.isatty())
+    service.subscribe(bars)
+    choices = {"format": args.format, "size": args.size, "fp": args.fp, "allow_unsafe": args.allow_unsafe,
+               "include_training_data": args.include_training_data, "on_conflict": args.on_conflict}
+    code = EXIT_OK
+    try:
+        for ref in args.refs:
+            try:
+                task_id = service.start_download(ref, file_id=args.file_id, **choices)
+            except (RefError, ServiceError) as exc:
+                message = getattr(exc, "message", None) or str(exc)
+                if ctx.json:
+                    print(json.dumps({"ref": ref, "state": "failed", "error": message}), flush=True)
+                else:
+                    print(f"civkit: {message}", file=sys.stderr)
+                code = max(code, EXIT_USAGE if isinstance(exc, RefError) else EXIT_FAILURE)
+                continue
+            snap = _wait(service, task_id)
+            bars.close()
+            _report(snap, ctx.json)
+            if snap["state"] not in ("done", "skipped"):
+                code = max(code, EXIT_FAILURE)
+    finally:
+        bars.close()
+        service.close()
+    return code
+
+
+def _wait(service, task_id) -> dict:
+    """Wait for one task; Ctrl-C cancels it (its .part is kept) and re-raises."""
+    try:
+        while True:
+            snap = service.wait_download(task_id, timeout=0.5)
+            if snap["state"] in FINAL:
+                return snap
+    except KeyboardInterrupt:
+        service.cancel_download(task_id)
+        service.wait_download(task_id, timeout=30)
+        raise

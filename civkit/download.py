@@ -1,0 +1,473 @@
+"""The download itself: resumable, verified, atomic (CIVITAI_API.md §5).
+
+For one ``ModelFile`` of a ``ModelVersion``:
+
+1. pick the target name (``files[].name``, sanitised) inside ``dest_dir``; an identical file there
+   means "skipped", a different one is a conflict (ask / skip / suffix / replace);
+2. lock ``<name>.part.lock`` so two downloads of one file never write one ``.part``;
+3. check free space; re-hash an existing ``.part`` prefix once (the only second read);
+4. resolve the 307 with the key (fresh signed URL on every attempt), fetch storage without the
+   Civitai ``Authorization`` header with ``Range: bytes=<have>-``, append to ``.part`` and hash
+   while streaming; a dropped connection resumes, a 200 instead of 206 starts over, a 416 restarts;
+5. verify SHA256 (BLAKE3 when Civitai lists no SHA256); a mismatch deletes the ``.part``;
+6. ``os.replace`` into place, then the post-download hooks (index, sidecars, preview), guarded so
+   a failing hook never fails a verified download.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from .download_errors import (
+    Cancelled,
+    DownloadError,
+    FileConflict,
+    HashMismatch,
+    HtmlInsteadOfFile,
+    NotEnoughSpace,
+    UnsafeFile,
+    explain,
+)
+from .filechoice import check_safety, choose_file, is_pickle
+from .filelock import LockBusy, PartLock
+from .filenames import UnsafeFilename, safe_filename, suffixed_name, target_inside
+from .hashing import MultiHasher, has_blake3, hash_file
+from .storage import StorageStream, TransferDropped
+
+__all__ = [
+    "Cancelled", "DownloadError", "DownloadResult", "FileConflict", "HashMismatch", "HtmlInsteadOfFile",
+    "NotEnoughSpace", "UnsafeFile", "UnsafeFilename", "choose_file", "check_safety", "download_file",
+    "is_pickle", "safe_filename", "CONFLICT_MODES",
+]
+
+log = logging.getLogger(__name__)
+
+CONFLICT_MODES = ("ask", "skip", "suffix", "replace")
+SPACE_MARGIN = 16 * 1024 * 1024  # never fill a disk to the last byte
+CHUNK = 1024 * 1024
+ProgressFn = Callable[[str, int, Optional[int]], None]  # (state, bytes_done, bytes_total)
+Hook = Callable[..., Optional[str]]  # hook(path, version, file, result) -> warning text or None
+
+
+@dataclass
+class DownloadResult:
+    path: Path
+    sha256: Optional[str]
+    bytes: int
+    model_id: Optional[int]
+    version_id: int
+    trained_words: list
+    skipped: bool = False
+    file_id: Optional[int] = None
+    model_name: Optional[str] = None
+    version_name: Optional[str] = None
+    resumed_from: int = 0
+    message: str = ""
+    warnings: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["path"] = str(self.path)
+        return data
+
+
+def _noop_progress(state: str, done: int, total: Optional[int]) -> None:
+    pass
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def _expected_hash(file) -> tuple[Optional[str], Optional[str]]:
+    """(name, upper-case hex) of the hash we verify against: SHA256, else BLAKE3, else (None, None)."""
+    hashes = {str(k).upper(): str(v).upper() for k, v in (file.hashes or {}).items() if v}
+    if hashes.get("SHA256"):
+        return "SHA256", hashes["SHA256"]
+    if hashes.get("BLAKE3") and has_blake3():
+        return "BLAKE3", hashes["BLAKE3"]
+    return None, None
+
+
+class _Download:
+    """One run of ``download_file``; the state of a single transfer."""
+
+    def __init__(self, client, version, file, dest_dir, progress, cancel, on_conflict, disk_usage,
+                 index, hooks, max_retries, retry_delay, lock_timeout, sleep):
+        if on_conflict not in CONFLICT_MODES:
+            raise ValueError(f"on_conflict must be one of {CONFLICT_MODES}, not {on_conflict!r}")
+        self.client, self.version, self.file = client, version, file
+        self.dest_dir = Path(dest_dir)
+        self.progress = progress or _noop_progress
+        self.cancel = cancel or threading.Event()
+        self.on_conflict = on_conflict
+        self.disk_usage = disk_usage
+        self.index = index
+        self.hooks = list(hooks or ())
+        self.max_retries = max_retries
+        self.retry_delay = retry_delay
+        self.lock_timeout = lock_timeout
+        self.sleep = sleep
+        self.hash_name, self.expected = _expected_hash(file)
+        self.expected_size = file.size_bytes or None
+        want = {"SHA256"} | ({"BLAKE3"} if self.hash_name == "BLAKE3" else set())
+        self.want = tuple(sorted(want))
+
+    # ------------------------------------------------------------------ result helpers
+    def _result(self, path: Path, sha256: Optional[str], size: int, *, skipped: bool, message: str = "",
+                resumed_from: int = 0) -> DownloadResult:
+        v = self.version
+        return DownloadResult(
+            path=path, sha256=sha256, bytes=size, model_id=v.model_id, version_id=v.id,
+            trained_words=list(v.trained_words or ()), skipped=skipped, file_id=self.file.id,
+            model_name=v.model_name, version_name=v.name, resumed_from=resumed_from, message=message,
+        )
+
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("Download cancelled; the partial file is kept, so starting it again resumes it.")
+
+    # ------------------------------------------------------------------ existing files
+    def _sha256_of(self, path: Path) -> Optional[str]:
+        st = path.stat()
+        if self.index is not None:
+            try:
+                entry = self.index.lookup_valid(str(path), st)
+                if entry is not None and entry.sha256:
+                    return entry.sha256.upper()
+            except Exception as exc:  # the index is a cache: never let it break a download
+                log.warning("library index lookup failed for %s: %s", path, exc)
+        self.progress("verifying", 0, st.st_size)
+        return hash_file(path, ("SHA256",)).sha256
+
+    def _is_identical(self, path: Path) -> bool:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return False
+        if self.expected_size is not None and abs(size - self.expected_size) > 1024:
+            return False
+        if self.hash_name == "SHA256":
+            return self._sha256_of(path) == self.expected
+        if self.hash_name == "BLAKE3":
+            return hash_file(path, ("BLAKE3",)).blake3 == self.expected
+        return self.expected_size is not None  # no hash listed: same name and size is all we can check
+
+    def _pick_target(self, name: str) -> tuple[Path, Optional[DownloadResult]]:
+        """The final path, or a finished result when nothing needs downloading."""
+        target = target_inside(self.dest_dir, name)
+        if not os.path.lexists(target):
+            return target, None
+        if self._is_identical(target):
+            return target, self._skipped(target, "already downloaded (same SHA256)")
+        if self.on_conflict == "replace":
+            return target, None
+        if self.on_conflict == "skip":
+            return target, self._result(target, None, target.stat().st_size, skipped=True,
+                                        message="a different file with this name exists; skipped (on_conflict=skip)")
+        if self.on_conflict == "suffix":
+            for n in range(1, 1000):
+                candidate = target_inside(self.dest_dir, suffixed_name(name, n))
+                if not os.path.lexists(candidate):
+                    return candidate, None
+                if self._is_identical(candidate):
+                    return candidate, self._skipped(candidate, "already downloaded (same SHA256)")
+            raise DownloadError(f"Too many files named like {name} in {self.dest_dir}.")
+        raise FileConflict(
+            f"A different file named {name} already exists in {self.dest_dir}. civkit does not overwrite it: "
+            "choose --on-conflict skip, suffix (saves as 'name (1).ext') or replace.",
+            path=target,
+        )
+
+    def _skipped(self, path: Path, message: str) -> DownloadResult:
+        return self._result(path, self.expected if self.hash_name == "SHA256" else None, path.stat().st_size,
+                            skipped=True, message=message)
+
+    # ------------------------------------------------------------------ space
+    def _check_space(self, needed: int) -> None:
+        if needed <= 0:
+            return
+        try:
+            free = self.disk_usage(self.dest_dir).free
+        except OSError as exc:
+            log.debug("cannot read free space of %s: %s", self.dest_dir, exc)
+            return
+        if free < needed + SPACE_MARGIN:
+            raise NotEnoughSpace(
+                f"Not enough disk space in {self.dest_dir}: the download needs {_human(needed)} more, "
+                f"{_human(free)} is free. Free some space (or choose another folder) and try again."
+            )
+
+    # ------------------------------------------------------------------ the run
+    def run(self) -> DownloadResult:
+        self._check_cancel()
+        check_safety(self.file, allow_unsafe=True)  # a Danger scan is refused even when called directly
+        try:
+            name = safe_filename(self.file.name)
+        except UnsafeFilename:
+            log.warning("Civitai's file name %r is unusable; saving under a generated name", self.file.name)
+            name = f"{self.version.id}_{self.file.id}.bin" if self.file.id else f"{self.version.id}.bin"
+        self.dest_dir.mkdir(parents=True, exist_ok=True)
+        target, done = self._pick_target(name)
+        if done is not None:
+            return done
+        self._check_space((self.expected_size or 0) - self._part_size(target))
+        lock = PartLock(target.with_name(target.name + ".part.lock"), timeout=self.lock_timeout,
+                        should_stop=self.cancel.is_set,
+                        on_wait=lambda: self.progress("queued", 0, self.expected_size))
+        try:
+            lock.acquire()
+        except LockBusy:
+            self._check_cancel()
+            raise DownloadError(f"Another download of {target.name} is running; try again when it has finished.") from None
+        try:
+            if lock.waited and os.path.lexists(target):
+                # The other download finished while we waited: decide again.
+                target, done = self._pick_target(target.name)
+                if done is not None:
+                    return done
+            return self._transfer(target)
+        finally:
+            lock.release()
+
+    @staticmethod
+    def _part_size(target: Path) -> int:
+        try:
+            return target.with_name(target.name + ".part").stat().st_size
+        except OSError:
+            return 0
+
+    def _open_part(self, part: Path):
+        fh = open(part, "r+b" if part.exists() else "w+b", buffering=0)
+        return fh
+
+    def _transfer(self, target: Path) -> DownloadResult:
+        part = target.with_name(target.name + ".part")
+        fh = self._open_part(part)
+        try:
+            size = have = os.fstat(fh.fileno()).st_size
+            if self.expected_size and have > self.expected_size + 1024:
+                have = 0  # larger than the file can be: not ours, start over
+            self.hasher = MultiHasher(self.want, total_size=None)
+            if have:
+                self.progress("verifying", 0, have)
+                self._rehash_prefix(fh, have)
+                log.info("resuming %s from %s", target.name, _human(have))
+            fh.seek(have)
+            if size > have:
+                fh.truncate(have)
+            resumed_from = have
+            total = self._fetch(fh, have, target.name)
+            fh.flush()
+            os.fsync(fh.fileno())
+        except BaseException:
+            fh.close()
+            self._drop_empty_part(part)
+            raise
+        fh.close()
+        self.progress("verifying", total, total)
+        got = self.hasher.result()
+        self._verify(got, total, part, target.name)
+        os.replace(part, target)
+        result = self._result(target, got.sha256, total, skipped=False, resumed_from=resumed_from,
+                              message="downloaded and verified" if self.hash_name else "downloaded (Civitai lists no hash)")
+        self._run_hooks(target, result)
+        return result
+
+    @staticmethod
+    def _drop_empty_part(part: Path) -> None:
+        """A failure before the first byte leaves no empty .part behind (a non-empty one is kept to resume)."""
+        try:
+            if part.is_file() and part.stat().st_size == 0:
+                part.unlink()
+        except OSError:
+            pass
+
+    def _rehash_prefix(self, fh, have: int) -> None:
+        fh.seek(0)
+        buf = bytearray(8 * 1024 * 1024)
+        view = memoryview(buf)
+        left = have
+        while left:
+            n = fh.readinto(view[: min(len(buf), left)])
+            if not n:
+                raise DownloadError("The partial download changed while it was read; run the download again.")
+            self.hasher.update(view[:n])
+            left -= n
+            self._check_cancel()
+
+    def _fetch(self, fh, have: int, name: str) -> int:
+        """Stream the rest into ``fh``; returns the total size. Retries dropped connections.
+
+        ``self.have`` (bytes in the .part, all of them hashed) is the one truth across attempts.
+        """
+        self.have = have
+        failures = attempts = 0
+        while True:
+            self._check_cancel()
+            attempts += 1
+            start_have = self.have
+            try:
+                total = self._attempt(fh, name)
+                if total is None or self.have >= total:
+                    return self.have
+                raise TransferDropped(f"connection closed at {self.have} of {total} bytes")
+            except TransferDropped as exc:
+                if exc.restart:
+                    self._restart(fh)
+                failures = 1 if self.have > start_have else failures + 1
+                if failures > self.max_retries or attempts > self.max_retries * 4:
+                    raise DownloadError(
+                        f"The connection to Civitai's storage kept dropping ({attempts} tries; last: {exc}). "
+                        f"The partial file is kept ({_human(self.have)}); run the download again to resume."
+                    ) from exc
+                log.info("download of %s interrupted (%s); resuming from %s", name, exc, _human(self.have))
+                self.sleep(min(self.retry_delay * (2 ** (failures - 1)), 30.0))
+
+    def _attempt(self, fh, name: str) -> Optional[int]:
+        """One resolve + storage GET; returns the file's total size as storage reports it."""
+        self.progress("resolving", self.have, self.expected_size)
+        try:
+            resolved = self.client.resolve_download(self.version.id, self.file.id)
+        except Exception as exc:
+            if _is_network_error(exc):
+                raise TransferDropped(str(exc)) from exc
+            raise explain(exc) from exc
+        with StorageStream(self.client, resolved.url, self.have) as stream:
+            if stream.complete:  # 416: complete, or our .part is not a prefix of this file
+                if self.have and stream.total == self.have:
+                    return self.have
+                raise TransferDropped("storage answered 416 for the partial file", restart=True)
+            if stream.restart:  # a 200 although we asked for a range
+                self._restart(fh)
+            self._check_name(stream.disposition_name, name)
+            total = stream.total
+            if total is not None:
+                self._check_space(total - self.have)
+            self._stream(stream, fh, total)
+            return total
+
+    def _restart(self, fh) -> None:
+        log.info("starting %s over from byte 0", fh.name)
+        fh.seek(0)
+        fh.truncate(0)
+        self.have = 0
+        self.hasher = MultiHasher(self.want, total_size=None)
+
+    def _check_name(self, served: Optional[str], name: str) -> None:
+        if not served:
+            return
+        try:
+            served_safe = safe_filename(served)
+        except UnsafeFilename:
+            log.warning("storage sent an unusable file name %r; keeping %s", served, name)
+            return
+        expected = {name, self.file.name, getattr(self.file, "override_name", None)}
+        if served_safe not in expected and served not in expected:
+            log.warning("storage names the file %s, Civitai's file list says %s; saving as %s",
+                        served_safe, self.file.name, name)
+
+    def _stream(self, stream: StorageStream, fh, total: Optional[int]) -> None:
+        self.progress("downloading", self.have, total)
+        for chunk in stream.chunks(CHUNK):
+            if self.cancel.is_set():
+                raise Cancelled("Download cancelled; the partial file is kept, so starting it again resumes it.")
+            try:
+                fh.write(chunk)
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+                    raise NotEnoughSpace(
+                        f"The disk filled up while downloading into {self.dest_dir}. The partial file is kept "
+                        f"({_human(self.have)}); free some space and run the download again to resume."
+                    ) from exc
+                raise
+            self.hasher.update(chunk)
+            self.have += len(chunk)
+            self.progress("downloading", self.have, total)
+
+    def _verify(self, got, total: int, part: Path, name: str) -> None:
+        problem = None
+        if self.hash_name == "SHA256" and got.sha256 != self.expected:
+            problem = f"its SHA256 is {got.sha256}, Civitai lists {self.expected}"
+        elif self.hash_name == "BLAKE3" and got.blake3 != self.expected:
+            problem = f"its BLAKE3 is {got.blake3}, Civitai lists {self.expected}"
+        elif self.hash_name is None and self.expected_size and abs(total - self.expected_size) > 1024:
+            problem = f"it has {total} bytes, Civitai lists about {self.expected_size}"
+        if problem is None:
+            return
+        try:
+            part.unlink()
+        except OSError:
+            pass
+        raise HashMismatch(
+            f"The download of {name} is corrupt: {problem}. The damaged partial file was deleted and "
+            "nothing was saved under the final name; try the download again."
+        )
+
+    def _run_hooks(self, path: Path, result: DownloadResult) -> None:
+        for hook in self.hooks:
+            try:
+                warning = hook(path, self.version, self.file, result)
+            except Exception as exc:  # a sidecar or preview must never fail a verified download
+                name = getattr(hook, "__name__", type(hook).__name__)
+                log.warning("after-download step %s failed for %s: %s", name, path.name, exc, exc_info=True)
+                result.warnings.append(f"{name} failed: {exc}")
+                continue
+            if warning:
+                result.warnings.append(str(warning))
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    import requests
+
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+        return True
+    try:
+        from .api.errors import NetworkError
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, NetworkError)
+
+
+def download_file(
+    client,
+    version,
+    file,
+    dest_dir,
+    *,
+    progress: Optional[ProgressFn] = None,
+    cancel: Optional[threading.Event] = None,
+    on_conflict: str = "ask",
+    disk_usage: Callable = shutil.disk_usage,
+    index=None,
+    hooks: Sequence[Hook] = (),
+    max_retries: int = 5,
+    retry_delay: float = 0.5,
+    lock_timeout: Optional[float] = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DownloadResult:
+    """Download ``file`` of ``version`` into ``dest_dir``, verified, resumable and atomic.
+
+    ``progress(state, done, total)`` is called with state "resolving", "downloading", "verifying"
+    (and "queued" while waiting for another download of the same file). ``cancel`` is a
+    ``threading.Event``; once set the download stops with ``Cancelled`` and keeps its ``.part``.
+    ``disk_usage`` is injectable (tests simulate a full disk). ``index`` (a LibraryIndex) saves
+    re-hashing an existing file; ``hooks`` run after the move, each guarded.
+    Raises ``DownloadError`` (or a subclass) with a message for people.
+    """
+    job = _Download(client, version, file, dest_dir, progress, cancel, on_conflict, disk_usage, index, hooks,
+                    max_retries, retry_delay, lock_timeout, sleep)
+    return job.run()

@@ -1,0 +1,36 @@
+"""No host application: a models folder given on the command line (or in settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from .. import folders
+from .base import HostAdapter
+
+
+class StandaloneHost(HostAdapter):
+    """``StandaloneHost(models_dir, layout=None)``: the layout is guessed from the folder when None.
+
+    ``target`` (the CLI's ``--to DIR``) sends every download to that exact folder, whatever its type.
+    """
+
+    name = "standalone"
+
+    def __init__(self, models_dir, layout: Optional[str] = None, *, subfolder_template: str = "",
+                 target=None):
+        models_dir = Path(models_dir).expanduser()
+        super().__init__(models_dir, layout or folders.guess_layout(models_dir),
+                         subfolder_template=subfolder_template)
+        self.target = Path(target).expanduser() if target is not None else None
+
+    def folder_for(self, model_type, file_type=None) -> Path:
+        if self.target is not None:
+            return self.target
+        return super().folder_for(model_type, file_type)
+
+    def model_roots(self) -> list:
+        roots = super().model_roots()
+        if self.target is not None and self.target not in roots:
+            roots.append(self.target)
+        return roots

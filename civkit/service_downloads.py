@@ -1,0 +1,285 @@
+"""The download half of ``CivkitService``: from a pasted reference to a verified, indexed file.
+
+``start_download`` checks what it can at once (the reference parses, the folder key is one the
+host offers, the choices are known) and queues the rest, which runs in a queue worker:
+resolve the version, choose the file, pick the folder from the host, ``download_file``, then the
+after-download steps (index entry, sidecars, preview, ``host.after_download``), each guarded so
+a failing step never fails a verified download.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from .service_errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+EVENT_DOWNLOAD = "civkit.download"
+DOWNLOAD_CHOICES = ("format", "size", "fp", "allow_unsafe", "include_training_data", "on_conflict")
+# A queue has nobody to ask, so "ask" means: fail with a message that says how to keep both.
+DEFAULT_ON_CONFLICT = "ask"
+
+
+@dataclass
+class DownloadRequest:
+    """What a queued download was asked for (no paths from the caller, only a folder key)."""
+
+    ref: str
+    file_id: Optional[int] = None
+    folder_key: Optional[str] = None
+    choices: dict = field(default_factory=dict)
+
+
+class DownloadsMixin:
+    """Needs from the service: ``client``, ``index``, ``host``, ``config``, ``queue``, ``_emit``,
+    ``_parse_ref``, ``_resolve_version``, ``_forget_library_cache``, ``error_message``."""
+
+    # ------------------------------------------------------------------ public API
+    def start_download(self, ref: str, *, file_id=None, folder_key: Optional[str] = None, **choices) -> str:
+        """Queue a download; returns the task id. Bad input raises ServiceError / RefError at once."""
+        unknown = sorted(set(choices) - set(DOWNLOAD_CHOICES))
+        if unknown:
+            raise ServiceError(f"Unknown download option(s): {', '.join(unknown)}. "
+                               f"Known: file_id, folder_key, {', '.join(DOWNLOAD_CHOICES)}.")
+        parsed = self._parse_ref(ref)
+        if file_id in ("", None):
+            file_id = parsed.file_id
+        if file_id is not None:
+            try:
+                file_id = int(file_id)
+            except (TypeError, ValueError):
+                raise ServiceError(f"file_id must be a number, not {file_id!r}.") from None
+        if folder_key:
+            self._folder_for_key(folder_key)  # refuse an unknown key now, not in the worker
+        on_conflict = choices.get("on_conflict") or DEFAULT_ON_CONFLICT
+        if on_conflict not in ("ask", "skip", "suffix", "replace"):
+            raise ServiceError("on_conflict must be one of ask, skip, suffix, replace.")
+        clean = {k: v for k, v in choices.items() if v not in (None, "")}
+        clean["on_conflict"] = on_conflict
+        if parsed.format and "format" not in clean:
+            clean["format"] = parsed.format
+        request = DownloadRequest(ref=str(ref).strip(), file_id=file_id, folder_key=folder_key or None,
+                                  choices=clean)
+        return self.queue.submit(request, ref=request.ref)
+
+    def downloads(self) -> list:
+        """Every task of this session, oldest first, as JSON-safe snapshots."""
+        return [self._snapshot(t) for t in self.queue.list()]
+
+    def download(self, task_id) -> dict:
+        """One task's snapshot; ServiceError (404) for an unknown id."""
+        snapshot = self.queue.get(str(task_id))
+        if snapshot is None:
+            raise ServiceError(f"No download with id {task_id}.", http_status=404)
+        return self._snapshot(snapshot)
+
+    def cancel_download(self, task_id) -> bool:
+        """Cancel a queued or running download (its .part is kept for a resume)."""
+        return bool(self.queue.cancel(str(task_id)))
+
+    def retry_download(self, task_id) -> bool:
+        """Queue a failed or cancelled download again; a cancelled one resumes from its .part."""
+        return bool(self.queue.retry(str(task_id)))
+
+    def clear_download(self, task_id) -> bool:
+        """Forget a finished download in the list."""
+        return bool(self.queue.remove(str(task_id)))
+
+    def wait_download(self, task_id, timeout: Optional[float] = None) -> dict:
+        """Block until the task has finished (or ``timeout`` passed); returns its snapshot."""
+        snapshot = self.queue.wait(str(task_id), timeout)
+        if snapshot is None:
+            raise ServiceError(f"No download with id {task_id}.", http_status=404)
+        return self._snapshot(snapshot)
+
+    def fetch(self, ref: str, *, folder_key: Optional[str] = None, timeout: Optional[float] = None,
+              **choices) -> dict:
+        """Make sure the file ``ref`` names is on disk, for nodes that need it now: the library's
+        copy (inside ``folder_key``'s folders when given), else a download through the queue,
+        waited for. Returns ``{"path", "model_id", "version_id", "trained_words", "downloaded"}``;
+        raises ServiceError (or the download's error) with a message for people."""
+        from .download_errors import DownloadError
+
+        version, parsed = self._resolve_version(ref)
+        wanted_roots = None
+        if folder_key:
+            wanted_roots = [os.path.abspath(str(p)) for p in self.host.folder_keys().get(folder_key) or ()]
+            if not wanted_roots:
+                self._folder_for_key(folder_key)  # raises the "not a model folder" error
+        for path in self._library_versions().get(version.id, []):
+            if not os.path.isfile(path):
+                continue
+            if wanted_roots and not any(path == r or path.startswith(r.rstrip(os.sep) + os.sep)
+                                        for r in wanted_roots + [os.path.realpath(r) for r in wanted_roots]):
+                continue
+            return {"path": path, "model_id": version.model_id, "version_id": version.id,
+                    "trained_words": list(version.trained_words or ()), "downloaded": False}
+        ref_text = f"{version.model_id}@{version.id}" if version.model_id else str(ref)
+        if parsed.file_id and "file_id" not in choices:
+            choices["file_id"] = parsed.file_id
+        file_id = choices.pop("file_id", None)
+        snapshot = self.wait_download(
+            self.start_download(ref_text, file_id=file_id, folder_key=folder_key, **choices), timeout)
+        if snapshot["state"] not in ("done", "skipped"):
+            if snapshot["state"] in ("failed", "cancelled"):
+                raise DownloadError(snapshot["message"] or f"The download {snapshot['state']}.")
+            raise ServiceError(f"The download of {ref} is still running; it continues in the queue.",
+                               http_status=504)
+        return {"path": snapshot["path"], "model_id": snapshot["model_id"], "version_id": snapshot["version_id"],
+                "trained_words": list(snapshot["trained_words"] or ()), "downloaded": True}
+
+    def _make_queue(self, workers: int):
+        from .queue import DownloadQueue
+
+        queue = DownloadQueue(self._run_download, max_workers=workers)
+        queue.subscribe(self._on_queue_event)
+        return queue
+
+    def _on_queue_event(self, event: str, snapshot: dict) -> None:
+        """Queue events go out to the service's subscribers, scrubbed like every snapshot."""
+        self._emit(EVENT_DOWNLOAD, self._snapshot(snapshot))
+
+    # ------------------------------------------------------------------ folders
+    def _folder_for_key(self, folder_key: str) -> Path:
+        keys = self.host.folder_keys()
+        paths = keys.get(str(folder_key)) if isinstance(folder_key, str) else None
+        if not paths:
+            offered = ", ".join(sorted(k for k, v in keys.items() if v)) or "none"
+            raise ServiceError(f"{folder_key!r} is not a model folder of this {self.host.name} install. "
+                               f"Choose one of: {offered}.")
+        return Path(paths[0])
+
+    def _target_folder(self, request: DownloadRequest, version, file) -> Path:
+        """The folder key's first root, else the host's folder for the type; plus the subfolder
+        template (civkit's setting, else the host's), always kept inside that folder."""
+        from .folders import OTHER_KEY, canonical_type, join_inside, render_subfolder, safe_component
+
+        mtype = canonical_type(version.model_type)
+        if request.folder_key:
+            base = self._folder_for_key(request.folder_key)
+            if request.folder_key == OTHER_KEY:
+                base = base / safe_component(mtype, "Other")
+        else:
+            base = Path(self.host.folder_for(version.model_type, file.type))
+        template = self.config.subfolder_template or getattr(self.host, "subfolder_template", "")
+        if not template:
+            return base
+        raw_creator = version.raw.get("creator") if isinstance(version.raw, dict) else None
+        creator = raw_creator.get("username") if isinstance(raw_creator, dict) else None
+        sub = render_subfolder(template, base_model=version.base_model, type=mtype,
+                               model_name=version.model_name, version_name=version.name, creator=creator)
+        return join_inside(base, sub)
+
+    # ------------------------------------------------------------------ the worker side
+    def _run_download(self, request: DownloadRequest, control, cancel=None):
+        """Runs in a queue worker. ``control`` is the queue's TaskControl (callable as the
+        ``download_file`` progress callback, ``.update(...)`` for names), ``cancel`` its Event.
+        Returns the DownloadResult; raises an error whose ``.message`` the task shows."""
+        from .download_errors import DownloadError
+
+        try:
+            return self._download_now(request, control, cancel or control.cancel_event)
+        except Exception as exc:
+            if isinstance(getattr(exc, "message", None), str):
+                raise
+            log.warning("download of %s failed unexpectedly", request.ref, exc_info=True)
+            raise DownloadError(self.error_message(exc), cause=exc) from exc
+
+    def _download_now(self, request: DownloadRequest, control, cancel):
+        from .download import download_file
+        from .filechoice import choose_file
+
+        progress = control if callable(control) else control.progress
+        version, _ = self._resolve_version(request.ref)
+        control.update(model_id=version.model_id, version_id=version.id, model_name=version.model_name,
+                       version_name=version.name, trained_words=list(version.trained_words or ()))
+        choices = dict(request.choices)
+        on_conflict = choices.pop("on_conflict", DEFAULT_ON_CONFLICT)
+        file = choose_file(version, file_id=request.file_id, **choices)
+        dest = self._target_folder(request, version, file)
+        control.update(total=int(file.size_bytes) or None)
+        hooks = [self._hook_index, self._hook_sidecars, self._hook_preview, self._hook_host]
+        result = download_file(self.client, version, file, dest, progress=progress, cancel=cancel,
+                               on_conflict=on_conflict, index=self.index, hooks=hooks)
+        self._forget_library_cache()
+        return result
+
+    def _hook_index(self, path, version, file, result) -> Optional[str]:
+        """The index entry for the new file: linked, with Civitai's other hashes for these bytes."""
+        from .library.index import LibraryEntry
+
+        st = os.stat(path)
+        real = os.path.realpath(path)
+        previous = self.index.get(real)
+        if previous is not None and previous.matches_stat(st) and previous.status == "linked":
+            return None
+        hashes = {str(k).upper(): str(v).upper() for k, v in (file.hashes or {}).items() if v}
+        sha = (result.sha256 or hashes.get("SHA256") or "").upper() or None
+        same_bytes = sha is not None and hashes.get("SHA256", sha) == sha
+        entry = LibraryEntry(
+            path=real, size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino, sha256=sha,
+            autov1=hashes.get("AUTOV1") if same_bytes else None,
+            autov2=sha[:10] if sha else None,
+            autov3=hashes.get("AUTOV3") if same_bytes else None,
+            crc32=hashes.get("CRC32") if same_bytes else None,
+            blake3=hashes.get("BLAKE3") if same_bytes else None,
+            status="linked", model_id=version.model_id, version_id=version.id,
+            model_name=version.model_name, version_name=version.name, model_type=version.model_type,
+            base_model=version.base_model, trained_words=list(version.trained_words or ()),
+            air=version.air, checked_at=time.time(),
+            version_json=version.raw if isinstance(version.raw, dict) else None,
+        )
+        self.index.upsert(entry)
+        return None
+
+    def _hook_sidecars(self, path, version, file, result) -> Optional[str]:
+        if not self.config.write_sidecars:
+            return None
+        from .library.sidecars import merge_a1111_json, write_civitai_info
+
+        warnings = []
+        for outcome in (write_civitai_info(path, version),
+                        merge_a1111_json(path, version, forge=getattr(self.host, "layout", "") == "forge")):
+            if getattr(outcome, "status", None) in ("error", "conflict"):
+                warnings.append(str(getattr(outcome, "message", "") or outcome))
+        return "; ".join(warnings) or None
+
+    def _hook_preview(self, path, version, file, result) -> Optional[str]:
+        if not self.config.write_sidecars:
+            return None
+        from .library.preview import save_preview
+
+        save_preview(path, version, self.client.session, nsfw_allowed=self.config.nsfw_previews)
+        return None
+
+    def _hook_host(self, path, version, file, result) -> Optional[str]:
+        self.host.after_download(Path(path))
+        return None
+
+    # ------------------------------------------------------------------ snapshots
+    def _snapshot(self, snapshot: dict) -> dict:
+        """A task as a JSON-safe dict; civkit messages only, the key scrubbed from every string."""
+        data = dict(snapshot)
+        out = {}
+        for key, value in data.items():
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, str):
+                value = self._scrub(value)
+            elif isinstance(value, (list, tuple)):
+                value = [self._scrub(v) if isinstance(v, str) else v for v in value]
+            elif value is not None and not isinstance(value, (bool, int, float, dict)):
+                value = str(value)
+            out[str(key)] = value
+        return out
+
+    def _scrub(self, text: str) -> str:
+        from .config import redact
+
+        return redact(text, self.config.api_key)

@@ -1,0 +1,71 @@
+"""The errors the service raises, and the words and HTTP statuses every UI uses for any error.
+
+``error_message(exc)`` is the one place that turns an exception into the sentence a person reads
+(the same words as the CLI prints): civkit's own errors carry ``.message``; anything unexpected
+becomes a short generic sentence (the details go to the log, never a traceback to the user).
+The API key is scrubbed from every message.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from .config import redact
+
+
+class ServiceError(Exception):
+    """A request the service refuses or cannot serve. ``.message`` is for people;
+    ``.http_status`` is what a route should answer (400 bad input, 404 not found, 409 busy)."""
+
+    def __init__(self, message: str, *, http_status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def error_message(exc: BaseException, api_key: Optional[str] = None) -> str:
+    """The sentence a person reads for ``exc``, the same in every UI (and the CLI)."""
+    message = getattr(exc, "message", None) or getattr(exc, "user_message", None)
+    if not isinstance(message, str) or not message:
+        if isinstance(exc, OSError):
+            where = f": {exc.filename}" if exc.filename else ""
+            message = f"{exc.strerror or type(exc).__name__}{where}"
+        elif isinstance(exc, (ValueError, TimeoutError)) and str(exc):
+            message = str(exc)
+        else:
+            message = f"Something went wrong inside civkit ({type(exc).__name__}); the log has the details."
+    return redact(message, api_key)
+
+
+def error_status(exc: BaseException) -> int:
+    """The HTTP status a route answers with for ``exc``."""
+    from .api import errors
+
+    if isinstance(exc, ServiceError):
+        return exc.http_status
+    if isinstance(exc, errors.NotFound):
+        return 404
+    if isinstance(exc, errors.AuthRequired):
+        return 401
+    if isinstance(exc, (errors.EarlyAccess, errors.Forbidden, errors.RegionBlocked)):
+        return 403
+    if isinstance(exc, errors.Archived):
+        return 410
+    if isinstance(exc, errors.RateLimited):
+        return 429
+    if isinstance(exc, errors.CivitaiError):
+        return 502
+    from .download_errors import Cancelled, DownloadError, NotEnoughSpace
+
+    if isinstance(exc, Cancelled):
+        return 409
+    if isinstance(exc, NotEnoughSpace):
+        return 507
+    if isinstance(exc, (DownloadError, ValueError)):  # a refused file, a bad reference
+        return 400
+    if isinstance(exc, TimeoutError):
+        return 504
+    return 500

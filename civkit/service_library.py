@@ -1,0 +1,263 @@
+"""The library half of ``CivkitService``: scan, entries, trigger words, updates, duplicates.
+
+Only files inside ``host.model_roots()`` are ever read or listed here; a path from a caller is
+checked against those roots before anything touches it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import defaultdict
+from typing import Optional
+
+from .service_errors import ServiceError
+from .summaries import entry_dict
+
+log = logging.getLogger(__name__)
+
+EVENT_SCAN = "civkit.scan"
+
+
+def _inside(path: str, roots) -> bool:
+    for root in roots:
+        root = root.rstrip(os.sep) or os.sep
+        if path == root or path.startswith(root if root == os.sep else root + os.sep):
+            return True
+    return False
+
+
+class LibraryMixin:
+    """Needs from the service: ``host``, ``index``, ``client``, ``config``, ``_emit``,
+    ``_scan_lock``, ``_updates``, ``_forget_library_cache``."""
+
+    # ------------------------------------------------------------------ roots
+    def _root_forms(self) -> list:
+        """Every root as written and as resolved (the index keys real paths)."""
+        forms: list[str] = []
+        for root in self.host.model_roots():
+            for form in (os.path.abspath(str(root)), os.path.realpath(str(root))):
+                if form not in forms:
+                    forms.append(form)
+        return forms
+
+    def _entries_in_roots(self, roots=None) -> list:
+        roots = roots if roots is not None else self._root_forms()
+        return self.index.entries(roots) if roots else []
+
+    # ------------------------------------------------------------------ scan
+    def scan_library(self, *, lookup: bool = True, refresh: bool = False, progress=None) -> dict:
+        """Hash new or changed files under the model roots and link them to Civitai.
+
+        Runs in the calling thread; progress goes to ``progress`` (if given) and to subscribers
+        as ``("civkit.scan", {...})`` events. One scan at a time per service.
+        """
+        from .library.scan import scan
+
+        if not self._scan_lock.acquire(blocking=False):
+            raise ServiceError("A library scan is already running; wait for it to finish.", http_status=409)
+        try:
+            return self._scan_locked(scan, lookup=lookup, refresh=refresh, progress=progress)
+        finally:
+            self._scan_lock.release()
+            self._forget_library_cache()
+
+    def _scan_locked(self, scan, *, lookup: bool, refresh: bool, progress) -> dict:
+        # Folders the host knows but nobody created yet are normal, not scan errors; whatever
+        # the index still remembers under a folder that is gone is forgotten.
+        every_root = [str(r) for r in self.host.model_roots()]
+        roots = [r for r in every_root if os.path.isdir(r)]
+        missing = [r for r in every_root if r not in roots]
+        started = time.monotonic()
+        self._emit(EVENT_SCAN, {"state": "started", "roots": roots})
+        last = {"phase": None, "at": 0.0}
+
+        def on_progress(*args, **kwargs):
+            data = _progress_dict(args, kwargs)
+            now = time.monotonic()
+            # hashing reports often; subscribers get phase changes plus at most 4 updates a second
+            if data.get("phase") != last["phase"] or now - last["at"] >= 0.25:
+                last["phase"], last["at"] = data.get("phase"), now
+                self._emit(EVENT_SCAN, {**data, "state": "running"})
+            if progress is not None:
+                try:
+                    progress(*args, **kwargs)
+                except Exception:  # noqa: BLE001 - a UI's progress bug must not stop the scan
+                    log.warning("scan progress callback failed", exc_info=True)
+
+        try:
+            if missing:
+                self.index.remove_missing(missing, seen=set())
+            report = scan(
+                roots, self.index, self.client if lookup else None, lookup=lookup,
+                write_sidecars=self.config.write_sidecars, refresh=refresh, progress=on_progress,
+                nsfw_previews=self.config.nsfw_previews, forge=getattr(self.host, "layout", "") == "forge",
+            )
+        except Exception as exc:
+            self._emit(EVENT_SCAN, {"state": "failed", "message": self.error_message(exc)})
+            raise
+        summary = _report_dict(report, roots, time.monotonic() - started)
+        self._emit(EVENT_SCAN, {"state": "done", **{k: v for k, v in summary.items() if k != "errors"},
+                                "error_count": len(summary["errors"])})
+        return summary
+
+    # ------------------------------------------------------------------ listing
+    def library(self) -> list:
+        """Every indexed file under the model roots, as JSON-safe dicts, sorted by path."""
+        entries = self._entries_in_roots()
+        return [entry_dict(e, update=self._updates.get(e.path)) for e in entries]
+
+    def duplicates(self) -> list:
+        """Groups of files with the same SHA256: ``[{"sha256", "size", "paths", "names"}]``."""
+        groups: dict[str, list] = defaultdict(list)
+        for entry in self._entries_in_roots():
+            if entry.sha256:
+                groups[entry.sha256].append(entry)
+        out = []
+        for sha, entries in sorted(groups.items()):
+            if len(entries) < 2:
+                continue
+            first = entries[0]
+            out.append({
+                "sha256": sha,
+                "size": first.size,
+                "paths": [e.path for e in entries],
+                "model_name": first.model_name,
+                "version_name": first.version_name,
+                "wasted_bytes": first.size * (len(entries) - 1),
+            })
+        return out
+
+    def updates(self) -> list:
+        """Linked files whose model has a newer version (same base model preferred).
+
+        Asks Civitai (``/models?ids=``, batches of 100) and remembers the answer, so ``library()``
+        can show ``update_available`` afterwards.
+        """
+        linked = [e for e in self._entries_in_roots()
+                  if e.status == "linked" and e.model_id and e.version_id]
+        if not linked:
+            return []
+        models = {m.id: m for m in self.client.get_models(sorted({int(e.model_id) for e in linked}))}
+        found = []
+        for entry in linked:
+            model = models.get(int(entry.model_id))
+            if model is None or not model.versions:
+                continue
+            same_base = [v for v in model.versions if entry.base_model and v.base_model == entry.base_model]
+            latest = (same_base or list(model.versions))[0]
+            available = latest.id != entry.version_id
+            info = {
+                "available": available,
+                "latest_version_id": latest.id,
+                "latest_version_name": latest.name,
+                "latest_base_model": latest.base_model,
+                "latest_published_at": latest.published_at,
+            }
+            self._updates[entry.path] = info
+            if available:
+                found.append({
+                    "path": entry.path,
+                    "name": os.path.basename(entry.path),
+                    "model_id": entry.model_id,
+                    "model_name": model.name or entry.model_name,
+                    "version_id": entry.version_id,
+                    "version_name": entry.version_name,
+                    "base_model": entry.base_model,
+                    **{k: v for k, v in info.items() if k != "available"},
+                })
+        return found
+
+    # ------------------------------------------------------------------ trigger words
+    def trigger_words(self, path_or_name: str) -> list:
+        """Trigger words of a model file inside the model roots (a path, a path relative to a
+        root or a folder key's folder, or a bare file name found in the index)."""
+        from .triggers import trigger_words_for
+
+        path = self.resolve_model_path(path_or_name)
+        return list(trigger_words_for(path, index=self.index, client=self._lookup_client()))
+
+    def _lookup_client(self):
+        return self.client
+
+    def resolve_model_path(self, path_or_name: str) -> str:
+        """The real path of a model file inside the roots, or ServiceError. Never reads anything
+        outside the roots: ``..`` and absolute paths elsewhere are refused before any file access."""
+        text = str(path_or_name or "").strip()
+        if not text or "\x00" in text:
+            raise ServiceError("Give the name or path of a model file.")
+        roots = self._root_forms()
+        folders = [str(p) for paths in self.host.folder_keys().values() for p in paths]
+        if getattr(self.host, "models_dir", None):  # "loras/x.safetensors" relative to the models folder
+            folders.append(str(self.host.models_dir))
+        if os.path.isabs(text):
+            candidates = [os.path.abspath(text)]
+        else:
+            candidates = [os.path.abspath(os.path.join(base, text)) for base in [*folders, *roots]]
+        inside = [c for c in candidates if _inside(c, roots)]
+        if not inside:
+            raise ServiceError(
+                f"{text} is outside the model folders civkit manages, so civkit will not read it. "
+                "Use a file inside: " + ", ".join(str(r) for r in self.host.model_roots()) + ".",
+                http_status=403,
+            )
+        for candidate in inside:
+            # A symlink inside a root counts as inside: the user put it there (models on another disk).
+            if os.path.isfile(candidate):
+                return os.path.realpath(candidate)
+        by_name = self._find_by_name(text, roots)
+        if by_name:
+            return by_name
+        raise ServiceError(f"No model file {text} in the model folders (run a library scan if it is new).",
+                           http_status=404)
+
+    def _find_by_name(self, name: str, roots) -> Optional[str]:
+        if os.sep in name or (os.altsep and os.altsep in name):
+            return None
+        wanted = name.lower()
+        for entry in self._entries_in_roots(roots):
+            base = os.path.basename(entry.path).lower()
+            if (base == wanted or os.path.splitext(base)[0] == wanted) and os.path.isfile(entry.path):
+                return entry.path
+        return None
+
+
+def _progress_dict(args, kwargs) -> dict:
+    """Whatever the scanner reports, as a JSON-safe dict."""
+    data: dict = {}
+    if len(args) == 1 and not kwargs:
+        value = args[0]
+        if isinstance(value, dict):
+            data.update(value)
+        elif hasattr(value, "__dict__"):
+            data.update(vars(value))
+        else:
+            data["value"] = value
+    else:
+        for i, value in enumerate(args):
+            data[("done", "total", "path", "phase")[i] if i < 4 else f"arg{i}"] = value
+        data.update(kwargs)
+    return {str(k): (v if isinstance(v, (str, int, float, bool, type(None))) else str(v))
+            for k, v in data.items()}
+
+
+def _report_dict(report, roots, seconds: float) -> dict:
+    """ScanReport as a JSON-safe dict: this scan's counts plus the library's totals by status."""
+    counts: dict[str, int] = defaultdict(int)
+    for e in report.entries:
+        counts[e.status] += 1
+    errors = [{"path": str(path), "message": str(message)} for path, message in report.errors]
+    for result in report.conflicts:
+        errors.append({"path": str(result.path), "message": str(result.message or result.status)})
+    out = {"roots": list(roots)}
+    for name in ("files", "new", "changed", "unchanged", "moved", "removed", "hashed", "from_sidecars",
+                 "looked_up", "linked", "not_found", "requests"):
+        out[name] = int(getattr(report, name, 0) or 0)
+    out.update({
+        "lookup_error": report.lookup_error,
+        "errors": errors,
+        "by_status": {k: counts[k] for k in ("linked", "not_found", "unknown", "error")},
+        "seconds": round(seconds, 3),
+    })
+    return out

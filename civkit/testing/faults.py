@@ -1,0 +1,61 @@
+"""Fault switches for the Civitai emulator.
+
+Tests flip these on ``fake.faults``; ``fake.reset()`` puts every switch back to its default.
+Counters (``*_count``) affect the next K matching requests and then switch themselves off,
+so "three drops in one download" is ``drop_after_bytes=1000, drop_count=3``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, fields
+
+
+@dataclass
+class Faults:
+    # --- storage (the signed URL the download route redirects to) ---
+    drop_after_bytes: int | None = None  # close the connection after sending this many body bytes
+    drop_count: int = 0  # ... for the next K storage requests (0 = off)
+    ignore_range: bool = False  # answer 200 with the whole file even when Range was sent
+    corrupt_bytes: bool = False  # flip one byte in the middle of every served file
+    chunk_delay: float = 0.0  # seconds to sleep after every storage chunk (slow network)
+    chunk_size: int = 1024 * 1024  # storage chunk size when the slow path is used
+    storage_ttl: float = 3600.0  # lifetime of signed storage URLs (negative: already expired)
+
+    # --- API routes ---
+    request_delay: float = 0.0  # seconds to sleep before answering any API request
+    busy_count: int = 0  # next K API requests answer 503 + Retry-After (origin overload)
+    retry_after: int = 2
+    error_count: int = 0  # next K API requests answer error_status with a JSON 500-style body
+    error_status: int = 500
+    cloudflare_count: int = 0  # next K requests (API or download) get a Cloudflare HTML page
+    cloudflare_status: int = 403  # 403, 429 or 503
+    region_blocked: bool = False  # every route answers 451 REGION_BLOCKED
+
+    # --- download route ---
+    download_quota: bool = False  # 429 "unusual amount of downloading" (§5.2 row 2)
+    blocklisted: bool = False  # 403 Forbidden (§5.2 row 1)
+    login_required_sitewide: bool = False  # every download needs a valid key (§5.2 row 7)
+    non_primary_redirect: bool = False  # downloads on 127.0.0.1 answer 307 to the same path on localhost
+
+    # --- shapes ---
+    legacy_shapes: bool = False  # §11: string allowCommercialUse, numeric nextCursor, legacy totals
+    undefined_bulk_urls: bool = False  # POST by-hash downloadUrls read https://undefined/... (§11.5)
+    etag: bool = True  # send ETag and honour If-None-Match with 304
+
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def reset(self) -> None:
+        defaults = Faults()
+        for f in fields(self):
+            if f.name != "_lock":
+                setattr(self, f.name, getattr(defaults, f.name))
+
+    def take(self, counter: str) -> bool:
+        """Consume one unit of a ``*_count`` switch; True when this request is affected."""
+        with self._lock:
+            left = getattr(self, counter)
+            if left <= 0:
+                return False
+            setattr(self, counter, left - 1)
+            return True

@@ -1,0 +1,34 @@
+"""What every view shares: the service, where the UI runs, and how errors are worded."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import redact
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class UiContext:
+    service: Any  # civkit.service.CivkitService
+    webui: bool = False  # inside A1111/Forge: prompt buttons shown, settings live in the host
+
+    @property
+    def show_nsfw(self) -> bool:
+        """Whether NSFW previews are shown unblurred (the civkit setting, read on every use)."""
+        return bool(getattr(self.service.config, "nsfw_previews", False))
+
+    def error_text(self, exc: BaseException) -> str:
+        """One sentence for a person; civkit errors carry one, anything else is named plainly."""
+        message = getattr(exc, "message", None)
+        if not message:
+            log.warning("unexpected error in the civkit UI", exc_info=exc)
+            message = f"Something went wrong ({type(exc).__name__}: {exc}). The log has the details."
+        return redact(str(message), getattr(self.service.config, "api_key", None))
+
+
+# Failures a handler reports in the UI instead of raising (gradio would show a bare "Error").
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (Exception,)

@@ -1,0 +1,51 @@
+"""Read-only ``/civkit/...`` FastAPI routes for A1111/Forge (added in ``on_app_started``).
+
+They return plain dicts, so the same code runs under pydantic 1.10 (A1111) and 2.8 (Forge).
+When the WebUI runs with ``--api-auth user:pass[,user2:pass2]`` every route asks for the same
+HTTP Basic credentials as the WebUI's own API.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Optional
+
+from .. import __version__
+
+
+def _credentials(api_auth: Optional[str]) -> dict:
+    pairs = {}
+    for item in (api_auth or "").split(","):
+        if ":" in item:
+            user, password = item.strip().split(":", 1)
+            pairs[user] = password
+    return pairs
+
+
+def register_routes(app, service, *, api_auth: Optional[str] = None) -> None:
+    from fastapi import Depends, HTTPException, status
+    from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+    allowed = _credentials(api_auth)
+    basic = HTTPBasic(auto_error=bool(allowed))
+
+    def check(credentials: Optional[HTTPBasicCredentials] = Depends(basic)) -> None:
+        if not allowed:
+            return
+        expected = allowed.get(credentials.username) if credentials else None
+        if expected is None or not secrets.compare_digest(credentials.password.encode(), expected.encode()):
+            raise HTTPException(status_code=status.HTTP_401_UNAUTHORIZED, detail="Incorrect username or password",
+                                headers={"WWW-Authenticate": "Basic"})
+
+    @app.get("/civkit/status", dependencies=[Depends(check)])
+    def civkit_status() -> dict:
+        return {"version": __version__, "host": getattr(service.host, "name", None),
+                "api_key_set": service.api_key_is_set(), "folders": service.folders()}
+
+    @app.get("/civkit/downloads", dependencies=[Depends(check)])
+    def civkit_downloads() -> dict:
+        return {"downloads": list(service.downloads())}
+
+    @app.get("/civkit/library", dependencies=[Depends(check)])
+    def civkit_library() -> dict:
+        return {"entries": list(service.library())}

@@ -1,0 +1,218 @@
+"""The Search tab: filters, result cards with "more" paging, and the details view with Download."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import gradio as gr
+
+from . import cards
+from .compat import event_kw
+from .context import UiContext
+
+ANY = "Any"
+MODEL_TYPES = ("LORA", "LoCon", "DoRA", "Checkpoint", "TextualInversion", "Hypernetwork", "VAE",
+               "Controlnet", "Upscaler", "MotionModule", "Poses", "Wildcards", "Workflows", "Other")
+BASE_MODELS = ("SD 1.5", "SDXL 1.0", "Pony", "Illustrious", "NoobAI", "Flux.1 D", "Flux.1 S", "SD 3.5",
+               "SD 2.1", "Other")
+SORTS = ("Highest Rated", "Most Downloaded", "Most Liked", "Most Discussed", "Newest", "Oldest")
+PERIODS = ("AllTime", "Year", "Month", "Week", "Day")
+POLL_SECONDS = 0.25
+
+
+def _one(value) -> tuple:
+    return () if not value or value == ANY else (value,)
+
+
+class SearchView:
+    def __init__(self, ctx: UiContext) -> None:
+        self.ctx = ctx
+        self.service = ctx.service
+        self.page_size = 20
+
+    # ------------------------------------------------------------------ handlers (plain Python)
+    def _query(self, query, mtype, base, sort, period, nsfw, cursor=None) -> dict:
+        return self.service.search(
+            (query or "").strip() or None,
+            types=_one(mtype),
+            base_models=_one(base),
+            sort=None if sort in (None, "", ANY) else sort,
+            period=None if period in (None, "", ANY) else period,
+            nsfw=bool(nsfw),
+            cursor=cursor,
+            limit=self.page_size,
+        )
+
+    def _results(self, items: list, cursor: Optional[str], status: str):
+        labels = [cards.result_label(i) for i in items]
+        return (
+            status,
+            cards.result_cards(items, show_nsfw=self.ctx.show_nsfw),
+            gr.update(choices=labels, value=None),
+            gr.update(interactive=bool(cursor), value="More results" if cursor else "No more results"),
+            items,
+            cursor,
+        )
+
+    def search(self, query, mtype, base, sort, period, nsfw):
+        """-> status, cards html, result picker, more button, results state, cursor state."""
+        try:
+            page = self._query(query, mtype, base, sort, period, nsfw)
+        except Exception as exc:  # shown to the person instead of gradio's bare "Error"
+            return self._results([], None, f"⚠️ {self.ctx.error_text(exc)}")
+        items = list(page.get("items") or [])
+        cursor = page.get("next_cursor")
+        more = " More are available." if cursor else ""
+        return self._results(items, cursor, f"Found {len(items)} models.{more}" if items else "No models found.")
+
+    def more(self, query, mtype, base, sort, period, nsfw, items, cursor):
+        items = list(items or [])
+        if not cursor:
+            return self._results(items, None, f"Showing all {len(items)} results.")
+        try:
+            page = self._query(query, mtype, base, sort, period, nsfw, cursor=cursor)
+        except Exception as exc:
+            return self._results(items, cursor, f"⚠️ {self.ctx.error_text(exc)}")
+        seen = {i.get("id") for i in items}
+        items += [i for i in page.get("items") or [] if i.get("id") not in seen]
+        cursor = page.get("next_cursor")
+        return self._results(items, cursor, f"Showing {len(items)} models." + (" More are available." if cursor else ""))
+
+    def _version(self, model: dict, version_id: Optional[int]) -> Optional[dict]:
+        versions = model.get("versions") or []
+        for v in versions:
+            if v.get("id") == version_id:
+                return v
+        return versions[0] if versions else None
+
+    def _file_update(self, version: Optional[dict]):
+        files = (version or {}).get("files") or []
+        labels = [cards.file_label(f) for f in files]
+        primary = next((cards.file_label(f) for f in files if f.get("primary")), labels[0] if labels else None)
+        return gr.update(choices=labels, value=primary)
+
+    def open_model(self, picked, ref=None):
+        """A result picked from the list (or a pasted link/id) -> the details view.
+
+        -> details html, version picker, file picker, model state, download status.
+        """
+        target = cards.id_from_label(picked) if picked else None
+        text = str(target) if target is not None else (ref or "").strip()
+        if not text:
+            return gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
+        try:
+            model = self.service.model_details(text)
+        except Exception as exc:
+            return (cards.details_html({}, None), gr.update(choices=[], value=None),
+                    gr.update(choices=[], value=None), None, f"⚠️ {self.ctx.error_text(exc)}")
+        version = self._version(model, model.get("selected_version_id"))
+        versions = [cards.version_label(v) for v in model.get("versions") or []]
+        return (
+            cards.details_html(model, version, show_nsfw=self.ctx.show_nsfw),
+            gr.update(choices=versions, value=cards.version_label(version) if version else None),
+            self._file_update(version),
+            model,
+            "",
+        )
+
+    def pick_version(self, label, model):
+        """-> details html, file picker."""
+        if not model:
+            return gr.update(), gr.update()
+        version = self._version(model, cards.id_from_label(label))
+        return cards.details_html(model, version, show_nsfw=self.ctx.show_nsfw), self._file_update(version)
+
+    def download(self, model, version_label, file_label):
+        """Queue the chosen file and stream its progress until it is finished (a generator)."""
+        if not model:
+            yield "Pick a model first."
+            return
+        version = self._version(model, cards.id_from_label(version_label))
+        if version is None:
+            yield "This model has no version to download."
+            return
+        try:
+            task_id = self.service.start_download(
+                f"{model['id']}@{version['id']}", file_id=cards.id_from_label(file_label)
+            )
+        except Exception as exc:
+            yield f"⚠️ {self.ctx.error_text(exc)}"
+            return
+        yield from self.watch_task(task_id)
+
+    def watch_task(self, task_id):
+        """Yield the task's state in words until it is finished; the queue's worker downloads."""
+        last = None
+        while True:
+            try:
+                task = self.service.wait_download(task_id, POLL_SECONDS)
+            except Exception as exc:  # e.g. the task was cleared from the list meanwhile
+                yield f"⚠️ {self.ctx.error_text(exc)}"
+                return
+            text = task_status_text(task)
+            if text != last:
+                last = text
+                yield text
+            if task.get("state") in cards.FINAL_STATES:
+                return
+
+    # ------------------------------------------------------------------ layout
+    def build(self) -> None:
+        with gr.Row(equal_height=False):
+            query = gr.Textbox(label="Search Civitai", placeholder="name, tag or creator", scale=4,
+                               elem_id="civkit_query")
+            search_btn = gr.Button("Search", variant="primary", scale=1, elem_id="civkit_search_btn")
+        with gr.Row():
+            mtype = gr.Dropdown(choices=[ANY, *MODEL_TYPES], value=ANY, label="Type", elem_id="civkit_type")
+            base = gr.Dropdown(choices=[ANY, *BASE_MODELS], value=ANY, label="Base model", elem_id="civkit_base")
+            sort = gr.Dropdown(choices=list(SORTS), value=SORTS[0], label="Sort", elem_id="civkit_sort")
+            period = gr.Dropdown(choices=list(PERIODS), value=PERIODS[0], label="Period", elem_id="civkit_period")
+            nsfw = gr.Checkbox(value=False, label="Include NSFW models", elem_id="civkit_nsfw")
+        status = gr.Markdown("Type a word and press Search.", elem_id="civkit_search_status")
+        results = gr.HTML(cards.result_cards([], empty="Results appear here."), elem_id="civkit_results")
+        more_btn = gr.Button("More results", interactive=False, elem_id="civkit_more_btn")
+        items_state, cursor_state, model_state = gr.State([]), gr.State(None), gr.State(None)
+
+        gr.Markdown("### Model details")
+        with gr.Row():
+            picker = gr.Dropdown(choices=[], value=None, label="Open a result", scale=3, elem_id="civkit_pick")
+            ref = gr.Textbox(label="…or paste a Civitai link, AIR or model id", scale=2, elem_id="civkit_ref")
+            open_btn = gr.Button("Open", scale=1, elem_id="civkit_open_btn")
+        details = gr.HTML(cards.details_html({}, None), elem_id="civkit_details")
+        with gr.Row():
+            version_dd = gr.Dropdown(choices=[], value=None, label="Version", elem_id="civkit_version")
+            file_dd = gr.Dropdown(choices=[], value=None, label="File", elem_id="civkit_file")
+        download_btn = gr.Button("Download", variant="primary", elem_id="civkit_download_btn")
+        download_status = gr.Markdown("", elem_id="civkit_download_status")
+
+        filters = [query, mtype, base, sort, period, nsfw]
+        outputs = [status, results, picker, more_btn, items_state, cursor_state]
+        search_btn.click(self.search, inputs=filters, outputs=outputs)
+        query.submit(self.search, inputs=filters, outputs=outputs)
+        more_btn.click(self.more, inputs=[*filters, items_state, cursor_state], outputs=outputs)
+        detail_outputs = [details, version_dd, file_dd, model_state, download_status]
+        picker.change(self.open_model, inputs=[picker], outputs=detail_outputs)
+        open_btn.click(lambda r: self.open_model(None, r), inputs=[ref], outputs=detail_outputs)
+        ref.submit(lambda r: self.open_model(None, r), inputs=[ref], outputs=detail_outputs)
+        version_dd.change(self.pick_version, inputs=[version_dd, model_state], outputs=[details, file_dd])
+        download_btn.click(self.download, inputs=[model_state, version_dd, file_dd], outputs=[download_status],
+                           **event_kw(long=True))
+
+
+def task_status_text(task: dict) -> str:
+    """A download's state in plain words, for the status line under the Download button."""
+    state = task.get("state")
+    name = task.get("model_name") or task.get("ref") or "the model"
+    if state == "done":
+        words = ", ".join(task.get("trained_words") or [])
+        extra = f" Trigger words: {words}." if words else ""
+        return f"✅ Downloaded {name} to `{task.get('path')}`.{extra}"
+    if state == "skipped":
+        return f"✅ {name} is already in your library: `{task.get('path') or ''}`."
+    if state == "failed":
+        return f"⚠️ Download failed: {task.get('message') or 'no reason given'}"
+    if state == "cancelled":
+        return f"Download of {name} cancelled."
+    total, done = task.get("total") or 0, task.get("bytes") or 0
+    pct = f" {int(100 * done / total)}%" if total else ""
+    return f"⏳ {name}: {cards._STATE_WORDS.get(state, state)}{pct}"

@@ -1,0 +1,95 @@
+// Talks to civkit's routes through ComfyUI's api.fetchApi (which adds the /api prefix and the
+// user header). Side-effect free. Errors carry the server's plain message, the one the CLI prints.
+
+export class CivkitError extends Error {
+  constructor(message, status = 0) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function withQuery(path, query) {
+  if (!query) return path;
+  const qs = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined || value === null || value === "" || value === false) continue;
+    if (Array.isArray(value)) value.forEach((v) => v && qs.append(key, String(v)));
+    else qs.append(key, String(value));
+  }
+  const text = qs.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+export class CivkitClient {
+  constructor(api) {
+    this.api = api;
+  }
+
+  async request(path, { method = "GET", body, query } = {}) {
+    const init = { method };
+    if (body !== undefined) {
+      init.headers = { "Content-Type": "application/json" };
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await this.api.fetchApi(withQuery(path, query), init);
+    } catch (_) {
+      throw new CivkitError("ComfyUI did not answer. Is it still running?");
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (_) {
+      data = null;
+    }
+    if (!response.ok) {
+      const message = data && typeof data.error === "string" ? data.error : `civkit request failed (HTTP ${response.status}).`;
+      throw new CivkitError(message, response.status);
+    }
+    return data;
+  }
+
+  search(params) {
+    return this.request("/civkit/search", { query: params });
+  }
+  model(ref) {
+    return this.request("/civkit/model", { query: { ref } });
+  }
+  startDownload(body) {
+    return this.request("/civkit/downloads", { method: "POST", body });
+  }
+  downloads() {
+    return this.request("/civkit/downloads");
+  }
+  cancel(id) {
+    return this.request(`/civkit/downloads/${encodeURIComponent(id)}/cancel`, { method: "POST" });
+  }
+  retry(id) {
+    return this.request(`/civkit/downloads/${encodeURIComponent(id)}/retry`, { method: "POST" });
+  }
+  library() {
+    return this.request("/civkit/library");
+  }
+  scan(lookup = true) {
+    return this.request("/civkit/library/scan", { method: "POST", body: { lookup } });
+  }
+  scanStatus() {
+    return this.request("/civkit/library/status");
+  }
+  settings() {
+    return this.request("/civkit/settings");
+  }
+  saveSettings(values) {
+    return this.request("/civkit/settings", { method: "POST", body: values });
+  }
+  keyStatus() {
+    return this.request("/civkit/api-key");
+  }
+  saveKey(key) {
+    return this.request("/civkit/api-key", { method: "POST", body: { key } });
+  }
+  clearKey() {
+    return this.request("/civkit/api-key", { method: "DELETE" });
+  }
+}

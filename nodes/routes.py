@@ -1,0 +1,408 @@
+"""civkit's HTTP routes for ComfyUI, under ``/civkit/`` (ComfyUI mounts them under ``/api`` too).
+
+Handlers stay thin: they validate, then run the service in a worker thread, because anything that
+hashes, walks folders or talks to Civitai would freeze the whole ComfyUI UI on the event loop
+(HOSTS.md §1.3). Errors are JSON ``{"error": "..."}`` with the same plain message the CLI prints.
+
+Mutating routes never take a path: a download names a folder *key* known to ``folder_paths`` and
+a Civitai reference; civkit chooses the file name itself (HOSTS.md §1.5). Downloads only come
+from Civitai's hosts or the configured API base.
+
+Only the standard library and aiohttp are imported at module level (see ``runtime``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+import time
+from urllib.parse import urlsplit
+
+try:  # ComfyUI ships aiohttp; elsewhere (Forge) this module is never used, but must import
+    from aiohttp import web
+except ImportError:  # pragma: no cover
+    web = None
+
+log = logging.getLogger(__name__)
+
+CIVITAI_HOSTS = frozenset({"civitai.com", "civitai.red", "civitai.green"})
+DOWNLOAD_FIELDS = frozenset({"ref", "model_id", "version_id", "file_id", "folder_key", "format", "size", "fp",
+                             "allow_unsafe"})
+PATH_FIELDS = frozenset({"path", "dest", "dest_dir", "destination", "directory", "dir", "folder", "filename",
+                         "file_name", "target", "output", "root"})
+SETTING_FIELDS = frozenset({"nsfw_previews", "write_sidecars", "subfolder_template"})
+
+# Error class name -> HTTP status; matched along the exception's MRO, so subclasses follow.
+_STATUS_BY_ERROR = {
+    "RefError": 400, "BadRequest": 400, "UnsafeFilename": 400, "DownloadError": 400,
+    "FileConflict": 409, "NotFound": 404, "AuthRequired": 401, "EarlyAccess": 403, "Forbidden": 403,
+    "RegionBlocked": 451, "Archived": 410, "RateLimited": 429, "NotEnoughSpace": 507,
+    "CivitaiError": 502,
+}
+
+
+class RequestRefused(Exception):
+    """A request civkit will not carry out; ``str()`` is the reason shown to the user."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def json_error(message: str, status: int) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _error_response(exc: BaseException, svc=None) -> web.Response:
+    """The service's own words and status for ``exc`` (the same sentence the CLI prints)."""
+    if isinstance(exc, RequestRefused):
+        return json_error(exc.message, exc.status)
+    if svc is not None and hasattr(svc, "error_message"):
+        status = svc.error_status(exc)
+        if status >= 500 and status != 502:
+            log.error("civkit route failed", exc_info=(type(exc), exc, exc.__traceback__))
+        return json_error(svc.error_message(exc), status)
+    for cls in type(exc).__mro__:
+        status = _STATUS_BY_ERROR.get(cls.__name__)
+        if status is not None:
+            message = getattr(exc, "message", None) or str(exc)
+            return json_error(_redact(message), status)
+    log.error("civkit route failed", exc_info=(type(exc), exc, exc.__traceback__))
+    return json_error(f"civkit hit an unexpected error ({type(exc).__name__}); the ComfyUI console has details.",
+                      500)
+
+
+def _redact(text: str) -> str:
+    from ..civkit.config import redact
+
+    return redact(text)
+
+
+async def _in_thread(func, *args, **kwargs):
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, functools.partial(func, *args, **kwargs))
+
+
+async def _json_body(request: web.Request) -> dict:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        raise RequestRefused("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise RequestRefused("The request body must be a JSON object.")
+    return body
+
+
+def _flag(value) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int_or_none(value, field: str):
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise RequestRefused(f"{field} must be a number, got {value!r}.") from None
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+def allowed_hosts(api_base: str) -> set[str]:
+    hosts = set(CIVITAI_HOSTS) | {"www." + h for h in CIVITAI_HOSTS}
+    base = urlsplit(api_base)
+    if base.netloc:
+        hosts.add(base.netloc.lower())
+    return hosts
+
+
+def check_ref_source(ref: str, api_base: str) -> None:
+    """Refuse references that point anywhere but Civitai or the configured API base."""
+    text = ref.strip()
+    if not text:
+        raise RequestRefused("Say what to download: a Civitai URL, an AIR, or model@version ids.")
+    if text.lower().startswith("urn:"):
+        return  # an AIR names its source; parse_ref refuses non-Civitai sources
+    looks_like_url = "://" in text or "/" in text or text.lower().startswith("www.")
+    if not looks_like_url:
+        return
+    parsed = urlsplit(text if "://" in text else "https://" + text)
+    if parsed.scheme not in ("http", "https"):
+        raise RequestRefused(f"Downloads only come from Civitai over http(s), not {parsed.scheme}:.")
+    hosts = allowed_hosts(api_base)
+    netloc = parsed.netloc.lower().rsplit("@", 1)[-1]
+    if netloc not in hosts and (parsed.hostname or "").lower() not in hosts:
+        raise RequestRefused(
+            f"Downloads only come from Civitai (civitai.com) or the configured API base; "
+            f"{parsed.hostname or netloc} is neither."
+        )
+
+
+def check_folder_key(service, key) -> str | None:
+    if key in (None, ""):
+        return None
+    known = service.host.folder_keys()
+    if not isinstance(key, str) or key not in known:
+        names = ", ".join(sorted(known))
+        raise RequestRefused(f"Unknown model folder {key!r}: use one of {names}.")
+    return key
+
+
+def download_request(service, body: dict) -> tuple[str, dict]:
+    """Validate a download request body into ``(ref, keyword arguments)`` for start_download."""
+    path_like = sorted(set(body) & PATH_FIELDS)
+    if path_like:
+        raise RequestRefused(
+            f"civkit picks the file name and folder itself; send a folder_key instead of {', '.join(path_like)}."
+        )
+    unknown = sorted(set(body) - DOWNLOAD_FIELDS)
+    if unknown:
+        raise RequestRefused(f"Unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(DOWNLOAD_FIELDS))}.")
+    ref = body.get("ref")
+    if ref is None:
+        model_id = _int_or_none(body.get("model_id"), "model_id")
+        version_id = _int_or_none(body.get("version_id"), "version_id")
+        if version_id and model_id:
+            ref = f"{model_id}@{version_id}"
+        elif model_id:
+            ref = str(model_id)
+        else:
+            raise RequestRefused("Say what to download: ref, or model_id and version_id.")
+    if not isinstance(ref, str):
+        raise RequestRefused("ref must be text: a Civitai URL, an AIR, or model@version ids.")
+    check_ref_source(ref, service.config.api_base)
+    kwargs = {"file_id": _int_or_none(body.get("file_id"), "file_id"),
+              "folder_key": check_folder_key(service, body.get("folder_key"))}
+    for field in ("format", "size", "fp"):
+        if body.get(field):
+            kwargs[field] = str(body[field])
+    if body.get("allow_unsafe"):
+        kwargs["allow_unsafe"] = True
+    return ref.strip(), kwargs
+
+
+# ---------------------------------------------------------------------------- library scans
+
+
+class ScanRunner:
+    """One library scan at a time, in a worker thread; its state is what the status route shows."""
+
+    def __init__(self, get_service):
+        self._get_service = get_service
+        self._lock = threading.Lock()
+        self.state = {"running": False, "done": 0, "total": None, "started_at": None, "finished_at": None,
+                      "result": None, "error": None}
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return dict(self.state)
+
+    def start(self, lookup: bool) -> bool:
+        with self._lock:
+            if self.state["running"]:
+                return False
+            self.state.update(running=True, done=0, total=None, started_at=time.time(), finished_at=None,
+                              result=None, error=None)
+        threading.Thread(target=self._run, args=(lookup,), name="civkit-scan", daemon=True).start()
+        return True
+
+    def _progress(self, *args, **kwargs) -> None:
+        done = kwargs.get("done", args[0] if args else None)
+        total = kwargs.get("total", args[1] if len(args) > 1 else None)
+        with self._lock:
+            if isinstance(done, int):
+                self.state["done"] = done
+            if isinstance(total, int):
+                self.state["total"] = total
+
+    def _run(self, lookup: bool) -> None:
+        result = error = None
+        try:
+            result = self._get_service().scan_library(lookup=lookup, progress=self._progress)
+        except Exception as exc:  # reported to the browser; the scan thread must end cleanly
+            error = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            log.warning("civkit library scan failed: %s", error)
+        with self._lock:
+            self.state.update(running=False, finished_at=time.time(), error=error,
+                              result=result if isinstance(result, dict) else None)
+
+
+# ---------------------------------------------------------------------------- routes
+
+
+def register_routes(routes, service) -> ScanRunner:
+    """Add civkit's routes to ``routes`` (an aiohttp RouteTableDef). ``service`` is a CivkitService
+    or a function returning one, so ComfyUI builds it on the first request, not at import.
+    Progress events come from the service's subscribers (see ``runtime.connect_events``)."""
+    get_service = service if callable(service) and not hasattr(service, "search") else (lambda: service)
+    scans = ScanRunner(get_service)
+
+    def handler(func):
+        @functools.wraps(func)
+        async def wrapped(request):
+            svc = None
+            try:
+                svc = get_service()
+                return await func(request, svc)
+            except web.HTTPException:
+                raise
+            except Exception as exc:  # every failure becomes a JSON answer with a reason
+                return _error_response(exc, svc)
+
+        return wrapped
+
+    @routes.get("/civkit/search")
+    @handler
+    async def search(request, svc):
+        q = request.query
+        limit = _int_or_none(q.get("limit"), "limit") or 20
+        result = await _in_thread(
+            svc.search, q.get("query") or None,
+            types=tuple(t for v in q.getall("types", []) for t in v.split(",") if t),
+            base_models=tuple(v for v in q.getall("base_models", []) if v),
+            sort=q.get("sort") or None, period=q.get("period") or None, nsfw=_flag(q.get("nsfw", "")),
+            cursor=q.get("cursor") or None, limit=max(1, min(limit, 100)),
+        )
+        return web.json_response(result)
+
+    @routes.get("/civkit/model")
+    @handler
+    async def model_details(request, svc):
+        ref = request.query.get("ref", "")
+        check_ref_source(ref, svc.config.api_base)
+        return web.json_response(await _in_thread(svc.model_details, ref.strip()))
+
+    @routes.get("/civkit/downloads")
+    @handler
+    async def list_downloads(request, svc):
+        return web.json_response({"downloads": await _in_thread(svc.downloads)})
+
+    @routes.post("/civkit/downloads")
+    @handler
+    async def start_download(request, svc):
+        ref, kwargs = download_request(svc, await _json_body(request))
+        task_id = await _in_thread(svc.start_download, ref, **kwargs)
+        return web.json_response({"id": task_id}, status=202)
+
+    @routes.post("/civkit/downloads/{task_id}/cancel")
+    @handler
+    async def cancel_download(request, svc):
+        ok = await _in_thread(svc.cancel_download, request.match_info["task_id"])
+        if not ok:
+            raise RequestRefused("That download is not running any more.", 404)
+        return web.json_response({"cancelled": True})
+
+    @routes.post("/civkit/downloads/{task_id}/retry")
+    @handler
+    async def retry_download(request, svc):
+        ok = await _in_thread(svc.retry_download, request.match_info["task_id"])
+        if not ok:
+            raise RequestRefused("Only a failed or cancelled download can be retried.", 409)
+        return web.json_response({"retried": True})
+
+    @routes.post("/civkit/library/scan")
+    @handler
+    async def start_scan(request, svc):
+        body = await _json_body(request)
+        if set(body) & PATH_FIELDS:
+            raise RequestRefused("civkit scans ComfyUI's model folders; it takes no path.")
+        started = scans.start(lookup=bool(body.get("lookup", True)))
+        return web.json_response({"started": started, "scan": scans.snapshot()}, status=202 if started else 409)
+
+    @routes.get("/civkit/library/status")
+    @handler
+    async def scan_status(request, svc):
+        return web.json_response(scans.snapshot())
+
+    @routes.get("/civkit/library")
+    @handler
+    async def library(request, svc):
+        entries = await _in_thread(svc.library)
+        return web.json_response({"entries": [_with_location(svc, e) for e in entries], "scan": scans.snapshot()})
+
+    @routes.get("/civkit/triggers")
+    @handler
+    async def triggers(request, svc):
+        key = check_folder_key(svc, request.query.get("folder_key") or "loras")
+        name = request.query.get("name", "")
+        path = await _in_thread(svc.host.resolve_name, key, name) if hasattr(svc.host, "resolve_name") else None
+        if path is None:
+            raise RequestRefused(f"No file {name!r} in the {key} folders.", 404)
+        words = await _in_thread(svc.trigger_words, str(path))
+        return web.json_response({"folder_key": key, "name": name, "trigger_words": list(words)})
+
+    @routes.get("/civkit/settings")
+    @handler
+    async def get_settings(request, svc):
+        return web.json_response(_settings(svc))
+
+    @routes.post("/civkit/settings")
+    @handler
+    async def post_settings(request, svc):
+        body = await _json_body(request)
+        if "api_key" in body:
+            raise RequestRefused("Send the API key to /civkit/api-key; it is never a setting.")
+        unknown = sorted(set(body) - SETTING_FIELDS)
+        if unknown:
+            raise RequestRefused(
+                f"{', '.join(unknown)} cannot be changed from the browser; allowed: {', '.join(sorted(SETTING_FIELDS))}."
+            )
+        values = {k: bool(v) if k != "subfolder_template" else str(v or "") for k, v in body.items()}
+        await _in_thread(_save_settings, svc, values)
+        return web.json_response(_settings(svc))
+
+    @routes.get("/civkit/api-key")
+    @handler
+    async def api_key_status(request, svc):
+        return web.json_response({"set": bool(await _in_thread(svc.api_key_is_set))})
+
+    @routes.post("/civkit/api-key")
+    @handler
+    async def api_key_store(request, svc):
+        body = await _json_body(request)
+        key = body.get("key")
+        if key is not None and not isinstance(key, str):
+            raise RequestRefused("key must be text.")
+        await _in_thread(svc.set_api_key, (key or "").strip() or None)
+        return web.json_response({"set": bool(await _in_thread(svc.api_key_is_set))})
+
+    @routes.delete("/civkit/api-key")
+    @handler
+    async def api_key_clear(request, svc):
+        await _in_thread(svc.set_api_key, None)
+        return web.json_response({"set": bool(await _in_thread(svc.api_key_is_set))})
+
+    return scans
+
+
+def _with_location(svc, entry: dict) -> dict:
+    """Add the folder key and ComfyUI name so the browser can refer to a file without its path."""
+    locate = getattr(svc.host, "locate", None)
+    found = locate(entry.get("path", "")) if locate else None
+    if found:
+        entry = dict(entry, folder_key=found[0], comfy_name=found[1])
+    return entry
+
+
+def _settings(svc) -> dict:
+    """What the panel may show: never the key, only whether one is set."""
+    settings = svc.settings() if hasattr(svc, "settings") else {}
+    cfg = svc.config
+    return {
+        "api_base": cfg.api_base,
+        "api_key_set": bool(svc.api_key_is_set()),
+        "nsfw_previews": cfg.nsfw_previews,
+        "write_sidecars": cfg.write_sidecars,
+        "subfolder_template": cfg.subfolder_template,
+        "folder_keys": sorted(settings.get("folders") or svc.host.folder_keys()),
+    }
+
+
+def _save_settings(svc, values: dict) -> None:
+    svc.update_settings(persist=True, **values)

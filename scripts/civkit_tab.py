@@ -1,0 +1,60 @@
+"""civkit's AUTOMATIC1111 / Forge entry: a "Civitai" tab, a Settings → civkit section, /civkit routes.
+
+Thin wiring only (HOSTS.md §2.2): everything else lives in the ``civkit`` package, imported when
+the WebUI asks for the tab, so a WebUI start costs no hashing, network or pip.
+"""
+
+from modules import script_callbacks, shared
+
+_state = {}
+
+
+def civkit_service():
+    """The one CivkitService of this WebUI process, built on first use."""
+    if "service" not in _state:
+        from civkit.config import load_config
+        from civkit.hosts.a1111 import A1111Host, settings_from_opts
+        from civkit.service import CivkitService
+
+        service = CivkitService(load_config(), A1111Host())
+        service.update_settings(persist=False, **settings_from_opts(shared.opts))
+        _state["service"] = service
+    return _state["service"]
+
+
+def _setting_changed(option_key, setting):
+    def apply():
+        if "service" in _state:  # settings are read on every change, not once at UI build
+            from civkit.hosts.a1111 import settings_from_opts
+
+            values = settings_from_opts(shared.opts)
+            if setting in values:
+                _state["service"].update_settings(persist=False, **{setting: values[setting]})
+    return apply
+
+
+def on_ui_settings():
+    from civkit.hosts.a1111 import WEBUI_OPTIONS
+
+    section = ("civkit", "civkit")
+    for key, setting, default, label in WEBUI_OPTIONS:
+        shared.opts.add_option(key, shared.OptionInfo(default, label, section=section,
+                                                      onchange=_setting_changed(key, setting)))
+
+
+def on_ui_tabs():
+    from civkit.ui.app import build_ui
+
+    ui = build_ui(civkit_service(), webui=True)
+    return [(ui.blocks, "Civitai", "civkit")]
+
+
+def on_app_started(demo, app):
+    from civkit.ui.routes import register_routes
+
+    register_routes(app, civkit_service(), api_auth=getattr(shared.cmd_opts, "api_auth", None))
+
+
+script_callbacks.on_ui_settings(on_ui_settings)
+script_callbacks.on_ui_tabs(on_ui_tabs)
+script_callbacks.on_app_started(on_app_started)

@@ -1,0 +1,1 @@
+"""Stand-in for the WebUI's ``modules`` package (tests only)."""

@@ -1,0 +1,204 @@
+"""The gradio UI builds, and its handlers work against the Civitai emulator.
+
+Runs unchanged under gradio 3.41.2 (A1111), 4.40 (Forge) and the current gradio:
+``python tests/gradio_matrix.py`` runs this file in the pinned venvs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import gradio as gr
+import pytest
+
+from civkit.config import load_config
+from civkit.hosts.standalone import StandaloneHost
+from civkit.service import CivkitService
+from civkit.ui import cards
+from civkit.ui.app import build_ui
+
+
+@pytest.fixture
+def models_dir(tmp_path):
+    path = tmp_path / "models"
+    (path / "Lora").mkdir(parents=True)
+    (path / "Stable-diffusion").mkdir()
+    return path
+
+
+@pytest.fixture
+def service(fake_civitai, models_dir, civkit_home):
+    config = load_config(env={}, home=civkit_home, api_base=fake_civitai.base_url)
+    svc = CivkitService(config, StandaloneHost(models_dir, "a1111"))
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def ui(service):
+    return build_ui(service)
+
+
+def _elem_ids(blocks) -> set:
+    return {getattr(b, "elem_id", None) for b in blocks.blocks.values()} - {None}
+
+
+def _drain(gen) -> list:
+    return list(gen)
+
+
+def test_blocks_build_standalone_with_every_view(ui):
+    assert isinstance(ui.blocks, gr.Blocks)
+    ids = _elem_ids(ui.blocks)
+    for wanted in ("civkit_query", "civkit_results", "civkit_more_btn", "civkit_details", "civkit_download_btn",
+                   "civkit_downloads", "civkit_dl_cancel", "civkit_dl_retry", "civkit_scan_btn", "civkit_library",
+                   "civkit_api_key", "civkit_key_status", "civkit_set_nsfw"):
+        assert wanted in ids, wanted
+    # Standalone has no WebUI prompt to send to.
+    assert "civkit_send_txt2img" not in ids
+
+
+def test_blocks_build_for_the_webui_with_prompt_buttons(service):
+    ui = build_ui(service, webui=True)
+    ids = _elem_ids(ui.blocks)
+    assert {"civkit_send_txt2img", "civkit_send_img2img"} <= ids
+    assert "civkit_set_nsfw" not in ids  # those settings live in the WebUI's Settings → civkit
+
+
+def test_api_key_field_is_write_only(ui, service, civkit_home):
+    assert "No API key is set" in ui.settings.key_status()
+    field, status = ui.settings.save_key("  my-secret-key-123  ")
+    assert field == ""
+    assert "An API key is set" in status and "my-secret-key-123" not in status
+    assert service.api_key_is_set()
+    config_file = civkit_home / "config.json"
+    assert stat.S_IMODE(os.stat(config_file).st_mode) == 0o600
+    field, status = ui.settings.save_key("has a space")
+    assert field == "" and "does not look like a Civitai API key" in status
+    field, status = ui.settings.forget_key()
+    assert "No API key is set" in status and not service.api_key_is_set()
+
+
+def test_search_cards_and_more_paging(ui):
+    ui.search.page_size = 2
+    status, html, picker, more, items, cursor = ui.search.search("", "Any", "Any", "Most Downloaded", "AllTime", True)
+    assert len(items) == 2 and cursor
+    assert status.startswith("Found 2 models.") and "More are available" in status
+    assert html.count('class="civkit-card"') == 2
+    assert more["interactive"] is True
+    assert [cards.id_from_label(c) for c in picker["choices"]] == [i["id"] for i in items]
+    status, html, picker, more, items2, cursor2 = ui.search.more("", "Any", "Any", "Most Downloaded", "AllTime",
+                                                                 True, items, cursor)
+    assert len(items2) == 4 and items2[:2] == items
+    assert html.count('class="civkit-card"') == 4
+
+
+def test_nsfw_previews_are_blurred_unless_the_setting_allows(ui, service):
+    item = {"id": 9, "name": "x", "type": "LORA", "preview": {"url": "https://example.invalid/a.jpg", "nsfw": True}}
+    assert "civkit-nsfw" in cards.result_cards([item], show_nsfw=ui.ctx.show_nsfw)
+    service.update_settings(persist=False, nsfw_previews=True)
+    assert "civkit-nsfw" not in cards.result_cards([item], show_nsfw=ui.ctx.show_nsfw)
+
+
+def test_search_failure_is_shown_in_plain_words(ui, fake_civitai):
+    fake_civitai.faults.region_blocked = True
+    status, html, picker, more, items, cursor = ui.search.search("anime", "Any", "Any", "Highest Rated", "AllTime", False)
+    assert status.startswith("⚠️") and "region" in status.lower()
+    assert items == [] and picker["choices"] == []
+
+
+def test_details_render_description_safely():
+    model = {"id": 1, "name": "<b>x</b>", "type": "LORA", "creator": {"username": "me"},
+             "description_html": '<p>ok</p><script>alert(1)</script><img src=x onerror="alert(2)">'
+                                 '<a href="javascript:alert(3)">link</a>'}
+    html = cards.details_html(model, None)
+    assert "<script" not in html and "onerror" not in html and "javascript:" not in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<p>ok</p>" in html
+
+
+def test_search_open_download_and_library_against_the_emulator(ui, service, models_dir):
+    # Details of a LoRA, with its versions and files.
+    details, versions, files, model, status = ui.search.open_model(None, "101")
+    assert model["id"] == 101 and status == ""
+    assert "Anime Lineart Style" in details and "animelineart" in details
+    assert versions["value"] == cards.version_label(model["versions"][0])
+    assert cards.id_from_label(files["value"]) == model["versions"][0]["files"][0]["id"]
+
+    # Another version updates the file list.
+    older = cards.version_label(model["versions"][1])
+    details2, files2 = ui.search.pick_version(older, model)
+    assert "v1.0" in details2 and "anime_lineart_v1" in files2["value"]
+
+    # Download the newest version: progress streams, and ends in plain words.
+    steps = _drain(ui.search.download(model, versions["value"], files["value"]))
+    assert steps[-1].startswith("✅ Downloaded"), steps
+    lora = models_dir / "Lora" / "anime_lineart_v2.safetensors"
+    assert lora.is_file()
+    user_json = json.loads((models_dir / "Lora" / "anime_lineart_v2.json").read_text(encoding="utf-8"))
+    assert user_json["activation text"] == "animelineart, clean lineart"
+    info = json.loads((models_dir / "Lora" / "anime_lineart_v2.civitai.info").read_text(encoding="utf-8"))
+    assert info["id"] == 1011
+    assert list((models_dir / "Lora").glob("anime_lineart_v2.preview.*"))
+
+    # The Downloads view lists it as done.
+    table, picker = ui.downloads.snapshot()
+    assert "anime_lineart_v2.safetensors" in table or "Anime Lineart Style" in table
+    assert "civkit-state-done" in table
+    assert picker["value"] and "done" in picker["value"]
+    assert "already finished" in ui.downloads.cancel(picker["value"])
+    assert "cannot be retried" in ui.downloads.retry(picker["value"])
+
+    # Library scan streams progress and then lists the file with its trigger words.
+    steps = _drain(ui.library.scan(""))
+    assert steps[0][2].startswith("Scanning")
+    table, lib_picker, summary = steps[-1]
+    assert summary.startswith("Scan finished"), summary
+    assert "anime_lineart_v2.safetensors" in table and "animelineart" in table
+    label = next(c for c in lib_picker["choices"] if "anime_lineart_v2" in c)
+    words_html, prompt = ui.library.pick(label)
+    assert "clean lineart" in words_html
+    assert prompt == "<lora:anime_lineart_v2:1> animelineart, clean lineart"
+
+
+def test_failed_download_says_why_and_retry_is_offered(ui, fake_civitai, models_dir):
+    details, versions, files, model, status = ui.search.open_model(None, "103")  # needs a login
+    steps = _drain(ui.search.download(model, versions["value"], files["value"]))
+    assert steps[-1].startswith("⚠️ Download failed:")
+    assert "API key" in steps[-1]
+    assert not (models_dir / "Lora" / "pony_anime_shading.safetensors").exists()  # no file under the final name
+    table, picker = ui.downloads.snapshot()
+    assert "civkit-state-failed" in table and "API key" in table
+    assert "queued again" in ui.downloads.retry(picker["value"])
+
+
+def test_bad_reference_and_empty_picks_do_not_raise(ui):
+    details, versions, files, model, status = ui.search.open_model(None, "not a model at all ::")
+    assert status.startswith("⚠️") and model is None
+    assert ui.search.open_model(None, "") == tuple(gr.update() for _ in range(5))
+    assert _drain(ui.search.download(None, None, None)) == ["Pick a model first."]
+    assert ui.downloads.cancel(None) == "Pick a download in the list first."
+    assert ui.library.pick(None) == ("", "")
+
+
+def test_the_standalone_app_serves_its_page(service, monkeypatch):
+    import socket
+
+    import requests
+
+    from civkit.ui.app import launch_ui
+
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ui, url = launch_ui(service, host="127.0.0.1", port=port, block=False)
+    try:
+        assert url.startswith(f"http://127.0.0.1:{port}")
+        page = requests.get(url, timeout=30)
+        assert page.status_code == 200
+        config = requests.get(url.rstrip("/") + "/config", timeout=30).json()
+        assert "civkit_query" in json.dumps(config)
+    finally:
+        ui.blocks.close()
