@@ -44,10 +44,11 @@ def safetensors_header_bytes(n_tensors: int, payload_size: int, metadata: dict |
     tensors = {}
     offset = 0
     for i in range(n_tensors):
-        end = payload_size if i == n_tensors - 1 else min(payload_size, offset + per)
-        tensors[f"lora_unet_block_{i}.lora_down.weight"] = {
-            "dtype": "F16",
-            "shape": [(end - offset) // 2],
+        last = i == n_tensors - 1
+        end = payload_size if last else min(payload_size, offset + per)
+        tensors[f"lora_unet_block_{i}.lora_down.weight"] = {  # the last one takes any odd byte
+            "dtype": "U8" if last else "F16",
+            "shape": [end - offset] if last else [(end - offset) // 2],
             "data_offsets": [offset, end],
         }
         offset = end
@@ -142,9 +143,16 @@ def machine_line() -> str:
 
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    """Numbers right-aligned; the first and last columns (names, notes) left-aligned."""
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
-    line = "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True)))
-    print(line)
-    print("-" * len(line))
+    last = len(headers) - 1
+
+    def fmt(cells) -> str:
+        return "  ".join(
+            str(c).ljust(w) if i in (0, last) else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    print(fmt(headers))
+    print("-" * len(fmt(headers)))
     for row in rows:
-        print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        print(fmt(row))

@@ -16,7 +16,6 @@ For one ``ModelFile`` of a ``ModelVersion``:
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import shutil
@@ -35,13 +34,13 @@ from .download_errors import (
     HtmlInsteadOfFile,
     NotEnoughSpace,
     UnsafeFile,
-    explain,
 )
 from .filechoice import check_safety, choose_file, is_pickle
 from .filelock import LockBusy, PartLock
 from .filenames import UnsafeFilename, safe_filename, suffixed_name, target_inside
 from .hashing import MultiHasher, has_blake3, hash_file
-from .storage import StorageStream, TransferDropped
+from .hashpipe import HashPipeline
+from .transfer import TransferMixin, human_size
 
 __all__ = [
     "Cancelled", "DownloadError", "DownloadResult", "FileConflict", "HashMismatch", "HtmlInsteadOfFile",
@@ -84,13 +83,6 @@ def _noop_progress(state: str, done: int, total: Optional[int]) -> None:
     pass
 
 
-def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"  # pragma: no cover
-
 
 def _expected_hash(file) -> tuple[Optional[str], Optional[str]]:
     """(name, upper-case hex) of the hash we verify against: SHA256, else BLAKE3, else (None, None)."""
@@ -102,7 +94,7 @@ def _expected_hash(file) -> tuple[Optional[str], Optional[str]]:
     return None, None
 
 
-class _Download:
+class _Download(TransferMixin):
     """One run of ``download_file``; the state of a single transfer."""
 
     def __init__(self, client, version, file, dest_dir, progress, cancel, on_conflict, disk_usage,
@@ -207,8 +199,8 @@ class _Download:
             return
         if free < needed + SPACE_MARGIN:
             raise NotEnoughSpace(
-                f"Not enough disk space in {self.dest_dir}: the download needs {_human(needed)} more, "
-                f"{_human(free)} is free. Free some space (or choose another folder) and try again."
+                f"Not enough disk space in {self.dest_dir}: the download needs {human_size(needed)} more, "
+                f"{human_size(free)} is free. Free some space (or choose another folder) and try again."
             )
 
     # ------------------------------------------------------------------ the run
@@ -257,30 +249,37 @@ class _Download:
     def _transfer(self, target: Path) -> DownloadResult:
         part = target.with_name(target.name + ".part")
         fh = self._open_part(part)
+        self.pipe = HashPipeline(MultiHasher(self.want, total_size=None), size=CHUNK)
         try:
             size = have = os.fstat(fh.fileno()).st_size
             if self.expected_size and have > self.expected_size + 1024:
                 have = 0  # larger than the file can be: not ours, start over
-            self.hasher = MultiHasher(self.want, total_size=None)
             if have:
                 self.progress("verifying", 0, have)
                 self._rehash_prefix(fh, have)
-                log.info("resuming %s from %s", target.name, _human(have))
+                log.info("resuming %s from %s", target.name, human_size(have))
             fh.seek(have)
             if size > have:
                 fh.truncate(have)
             resumed_from = have
-            total = self._fetch(fh, have, target.name)
-            fh.flush()
-            os.fsync(fh.fileno())
+            total, got, problem = self._fetch_and_check(fh, have, target.name)
+            if problem and resumed_from:
+                # The kept .part was not a prefix of this file (another upload under the same name, or
+                # damaged on disk): start over once instead of failing.
+                log.warning("resumed download of %s did not verify (%s); downloading it again from the start",
+                            target.name, problem)
+                self._restart(fh)
+                resumed_from = 0
+                total, got, problem = self._fetch_and_check(fh, 0, target.name)
         except BaseException:
             fh.close()
+            self.pipe.close()
             self._drop_empty_part(part)
             raise
         fh.close()
-        self.progress("verifying", total, total)
-        got = self.hasher.result()
-        self._verify(got, total, part, target.name)
+        self.pipe.close()
+        if problem:
+            self._fail(problem, part, target.name)
         os.replace(part, target)
         result = self._result(target, got.sha256, total, skipped=False, resumed_from=resumed_from,
                               message="downloaded and verified" if self.hash_name else "downloaded (Civitai lists no hash)")
@@ -296,118 +295,27 @@ class _Download:
         except OSError:
             pass
 
-    def _rehash_prefix(self, fh, have: int) -> None:
-        fh.seek(0)
-        buf = bytearray(8 * 1024 * 1024)
-        view = memoryview(buf)
-        left = have
-        while left:
-            n = fh.readinto(view[: min(len(buf), left)])
-            if not n:
-                raise DownloadError("The partial download changed while it was read; run the download again.")
-            self.hasher.update(view[:n])
-            left -= n
-            self._check_cancel()
+    def _fetch_and_check(self, fh, have: int, name: str):
+        """(total, hashes, problem-or-None) once every byte is in the .part and on disk."""
+        total = self._fetch(fh, have, name)
+        self.pipe.drain()
+        fh.flush()
+        os.fsync(fh.fileno())  # the bytes are on disk before the name points at them
+        self.progress("verifying", total, total)
+        got = self.pipe.hasher.result()
+        return total, got, self._problem(got, total)
 
-    def _fetch(self, fh, have: int, name: str) -> int:
-        """Stream the rest into ``fh``; returns the total size. Retries dropped connections.
-
-        ``self.have`` (bytes in the .part, all of them hashed) is the one truth across attempts.
-        """
-        self.have = have
-        failures = attempts = 0
-        while True:
-            self._check_cancel()
-            attempts += 1
-            start_have = self.have
-            try:
-                total = self._attempt(fh, name)
-                if total is None or self.have >= total:
-                    return self.have
-                raise TransferDropped(f"connection closed at {self.have} of {total} bytes")
-            except TransferDropped as exc:
-                if exc.restart:
-                    self._restart(fh)
-                failures = 1 if self.have > start_have else failures + 1
-                if failures > self.max_retries or attempts > self.max_retries * 4:
-                    raise DownloadError(
-                        f"The connection to Civitai's storage kept dropping ({attempts} tries; last: {exc}). "
-                        f"The partial file is kept ({_human(self.have)}); run the download again to resume."
-                    ) from exc
-                log.info("download of %s interrupted (%s); resuming from %s", name, exc, _human(self.have))
-                self.sleep(min(self.retry_delay * (2 ** (failures - 1)), 30.0))
-
-    def _attempt(self, fh, name: str) -> Optional[int]:
-        """One resolve + storage GET; returns the file's total size as storage reports it."""
-        self.progress("resolving", self.have, self.expected_size)
-        try:
-            resolved = self.client.resolve_download(self.version.id, self.file.id)
-        except Exception as exc:
-            if _is_network_error(exc):
-                raise TransferDropped(str(exc)) from exc
-            raise explain(exc) from exc
-        with StorageStream(self.client, resolved.url, self.have) as stream:
-            if stream.complete:  # 416: complete, or our .part is not a prefix of this file
-                if self.have and stream.total == self.have:
-                    return self.have
-                raise TransferDropped("storage answered 416 for the partial file", restart=True)
-            if stream.restart:  # a 200 although we asked for a range
-                self._restart(fh)
-            self._check_name(stream.disposition_name, name)
-            total = stream.total
-            if total is not None:
-                self._check_space(total - self.have)
-            self._stream(stream, fh, total)
-            return total
-
-    def _restart(self, fh) -> None:
-        log.info("starting %s over from byte 0", fh.name)
-        fh.seek(0)
-        fh.truncate(0)
-        self.have = 0
-        self.hasher = MultiHasher(self.want, total_size=None)
-
-    def _check_name(self, served: Optional[str], name: str) -> None:
-        if not served:
-            return
-        try:
-            served_safe = safe_filename(served)
-        except UnsafeFilename:
-            log.warning("storage sent an unusable file name %r; keeping %s", served, name)
-            return
-        expected = {name, self.file.name, getattr(self.file, "override_name", None)}
-        if served_safe not in expected and served not in expected:
-            log.warning("storage names the file %s, Civitai's file list says %s; saving as %s",
-                        served_safe, self.file.name, name)
-
-    def _stream(self, stream: StorageStream, fh, total: Optional[int]) -> None:
-        self.progress("downloading", self.have, total)
-        for chunk in stream.chunks(CHUNK):
-            if self.cancel.is_set():
-                raise Cancelled("Download cancelled; the partial file is kept, so starting it again resumes it.")
-            try:
-                fh.write(chunk)
-            except OSError as exc:
-                if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-                    raise NotEnoughSpace(
-                        f"The disk filled up while downloading into {self.dest_dir}. The partial file is kept "
-                        f"({_human(self.have)}); free some space and run the download again to resume."
-                    ) from exc
-                raise
-            self.hasher.update(chunk)
-            self.have += len(chunk)
-            self.progress("downloading", self.have, total)
-
-    def _verify(self, got, total: int, part: Path, name: str) -> None:
-        problem = None
+    def _problem(self, got, total: int) -> Optional[str]:
         if self.hash_name == "SHA256" and got.sha256 != self.expected:
-            problem = f"its SHA256 is {got.sha256}, Civitai lists {self.expected}"
-        elif self.hash_name == "BLAKE3" and got.blake3 != self.expected:
-            problem = f"its BLAKE3 is {got.blake3}, Civitai lists {self.expected}"
-        elif self.hash_name is None and self.expected_size and abs(total - self.expected_size) > 1024:
-            problem = f"it has {total} bytes, Civitai lists about {self.expected_size}"
-        if problem is None:
-            return
+            return f"its SHA256 is {got.sha256}, Civitai lists {self.expected}"
+        if self.hash_name == "BLAKE3" and got.blake3 != self.expected:
+            return f"its BLAKE3 is {got.blake3}, Civitai lists {self.expected}"
+        if self.hash_name is None and self.expected_size and abs(total - self.expected_size) > 1024:
+            return f"it has {total} bytes, Civitai lists about {self.expected_size}"
+        return None
+
+    @staticmethod
+    def _fail(problem: str, part: Path, name: str) -> None:
         try:
             part.unlink()
         except OSError:
@@ -428,18 +336,6 @@ class _Download:
                 continue
             if warning:
                 result.warnings.append(str(warning))
-
-
-def _is_network_error(exc: BaseException) -> bool:
-    import requests
-
-    if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
-        return True
-    try:
-        from .api.errors import NetworkError
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(exc, NetworkError)
 
 
 def download_file(

@@ -62,7 +62,7 @@ def _message_for(exc: BaseException) -> Optional[str]:
         if reason == "key_rejected":
             return ("Civitai rejected your API key (expired, revoked or mistyped): create a new key on "
                     f"civitai.com → Account settings → API keys, then {KEY_HINT}.")
-        return f"This model needs a Civitai API key to download: {KEY_HINT}."
+        return f"This model needs a Civitai API key: {KEY_HINT}."
     if isinstance(exc, api_errors.EarlyAccess):
         deadline = getattr(exc, "deadline", None)
         when = f"until {deadline}" if deadline else "for now"

@@ -63,6 +63,13 @@ def has_blake3() -> bool:
 class FileChangedError(OSError):
     """The file grew or shrank while it was read (still downloading, or being written)."""
 
+    def __init__(self, message: str, filename: str):
+        super().__init__(message)
+        self.filename = filename
+
+    def __str__(self) -> str:
+        return self.args[0]
+
 
 @dataclass(frozen=True)
 class FileHashes:
@@ -254,11 +261,11 @@ def _open_sequential(path: PathLike):
     return fh
 
 
-def _read_serial(fh, hasher: MultiHasher, block_size: int, progress: Optional[ProgressFn]) -> None:
+def _read_serial(fh, hasher: MultiHasher, size: int, block_size: int, progress: Optional[ProgressFn]) -> None:
     buf = bytearray(block_size)
     view = memoryview(buf)
-    while True:
-        n = fh.readinto(buf)
+    while hasher.position < size:
+        n = fh.readinto(view[: min(block_size, size - hasher.position)])
         if not n:
             break
         hasher.update(view[:n])
@@ -296,7 +303,7 @@ def _lane_worker(lane, inbox: queue.Queue, free: queue.Queue, errors: list) -> N
             free.put(block)
 
 
-def _read_pipelined(fh, hasher: MultiHasher, block_size: int, progress: Optional[ProgressFn]) -> None:
+def _read_pipelined(fh, hasher: MultiHasher, size: int, block_size: int, progress: Optional[ProgressFn]) -> None:
     """One reader (this thread) and one thread per lane; blocks are shared read-only."""
     lanes = hasher.lanes
     free: queue.Queue = queue.Queue()
@@ -311,9 +318,9 @@ def _read_pipelined(fh, hasher: MultiHasher, block_size: int, progress: Optional
     for t in threads:
         t.start()
     try:
-        while not errors:
+        while not errors and hasher.position < size:
             block = free.get()
-            n = fh.readinto(block.buf)
+            n = fh.readinto(block.view[: min(block_size, size - hasher.position)])
             if not n:
                 free.put(block)
                 break
@@ -352,16 +359,19 @@ def hash_file(
         if parallel is None:
             parallel = len(hasher.lanes) > 1 and (os.cpu_count() or 1) > 1 and size > 2 * block_size
         if parallel and len(hasher.lanes) > 1:
-            _read_pipelined(fh, hasher, block_size, progress)
+            _read_pipelined(fh, hasher, size, block_size, progress)
         else:
-            _read_serial(fh, hasher, block_size, progress)
-    if hasher.position != size:
-        exc = FileChangedError(
-            f"the file changed size while it was hashed ({size} bytes before, {hasher.position} read);"
-            " hash it again once it is complete"
+            _read_serial(fh, hasher, size, block_size, progress)
+        # Read no further than the size seen at the start (a file being written could grow
+        # forever), then make sure it did not grow.
+        grew = hasher.position == size and fh.read(1)
+    if hasher.position != size or grew:
+        read = "more" if grew else hasher.position
+        raise FileChangedError(
+            f"the file changed size while it was hashed ({size} bytes when opened, {read} read);"
+            " hash it again once it is complete",
+            os.fspath(path),
         )
-        exc.filename = os.fspath(path)
-        raise exc
     return hasher.result()
 
 

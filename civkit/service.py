@@ -297,7 +297,7 @@ class CivkitService(DownloadsMixin, LibraryMixin):
             except NotFound:
                 if not parsed.bare:
                     raise
-                version = client.get_version(parsed.model_id)  # "12345" may be a version id
+                version = self._bare_version(parsed.model_id)  # "12345" may be a version id
                 model = None
         else:
             version = client.get_version(parsed.version_id)
@@ -315,6 +315,16 @@ class CivkitService(DownloadsMixin, LibraryMixin):
             model = replace(model, versions=(version, *model.versions))
         return model, selected
 
+    def _bare_version(self, number: int):
+        """A bare number that is no model id, read as a version id (or one clear 404)."""
+        from .api.errors import NotFound
+
+        try:
+            return self.client.get_version(number)
+        except NotFound:
+            raise ServiceError(f"Civitai has no model and no model version with id {number}.",
+                               http_status=404) from None
+
     def _resolve_version(self, ref):
         """(ModelVersion, Ref) for a download: the version named, or the model's latest."""
         from .api.errors import NotFound
@@ -328,7 +338,7 @@ class CivkitService(DownloadsMixin, LibraryMixin):
         except NotFound:
             if not parsed.bare:
                 raise
-            return client.get_version(parsed.model_id), parsed
+            return self._bare_version(parsed.model_id), parsed
         if not model.versions:
             raise ServiceError(f"{model.name} has no published version with files to download.",
                                http_status=404)
@@ -342,10 +352,13 @@ class CivkitService(DownloadsMixin, LibraryMixin):
             cached = self._library_cache
             if cached and time.monotonic() - cached[0] < _LIBRARY_CACHE_SECONDS:
                 return cached[1]
+        roots = self._root_forms()
         mapping: dict[int, list[str]] = {}
-        for entry in self._entries_in_roots():
-            if entry.version_id is not None and os.path.exists(entry.path):
-                mapping.setdefault(int(entry.version_id), []).append(entry.path)
+        if roots:
+            for version_id, paths in self.index.version_paths(roots).items():
+                present = [p for p in paths if os.path.exists(p)]
+                if present:
+                    mapping[version_id] = present
         with self._lock:
             self._library_cache = (time.monotonic(), mapping)
         return mapping

@@ -13,9 +13,9 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
 import re
-from collections.abc import Iterator
 from typing import Optional
 
 import requests
@@ -43,7 +43,7 @@ class TransferDropped(Exception):
 
 
 def _network_errors() -> tuple:
-    errors = [requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+    errors = [http.client.HTTPException, requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
               requests.exceptions.ContentDecodingError, ConnectionError, TimeoutError]
     try:
         import urllib3.exceptions as u3
@@ -67,6 +67,8 @@ class StorageStream:
         self.complete = False
         self.total: Optional[int] = None
         self.disposition_name: Optional[str] = None
+        self._fast = None
+        self._read1 = None
 
     def __enter__(self) -> StorageStream:
         try:
@@ -86,6 +88,7 @@ class StorageStream:
             raise explain(exc) from exc
         try:
             self._read_headers()
+            self._pick_reader()
         except BaseException:
             self.close()
             raise
@@ -119,20 +122,32 @@ class StorageStream:
         else:
             raise TransferDropped(f"unexpected storage status {r.status_code}")
 
-    def chunks(self, size: int) -> Iterator[bytes]:
-        """The body, in chunks; a dropped connection becomes TransferDropped."""
-        raw = self.response.raw
-        # read1 returns what one receive brought; read(size) would try to fill ``size`` and, when the
-        # connection drops midway, lose everything it had buffered for this call.
-        read = raw.read1 if hasattr(raw, "read1") else raw.read
+    def read_into(self, buf: bytearray) -> int:
+        """Fill ``buf`` with the next body bytes; returns how many (0 at the end of the body).
+
+        A connection that drops midway returns what arrived (then 0), so nothing received is lost;
+        network errors become TransferDropped.
+        """
         try:
-            while True:
-                chunk = read(size, decode_content=True)
-                if not chunk:
-                    return
-                yield chunk
+            if self._fast is not None:
+                # http.client's readinto fills the buffer in C with no extra copy and returns a short
+                # count (never an exception) when a Content-Length body ends early.
+                return self._fast.readinto(buf)
+            # read1 returns what one receive brought; read(n) would try to fill n and lose what it
+            # had buffered when the connection drops.
+            data = self._read1(len(buf), decode_content=True)
+            buf[: len(data)] = data
+            return len(data)
         except NETWORK_ERRORS as exc:
             raise TransferDropped(type(exc).__name__) from exc
+
+    def _pick_reader(self) -> None:
+        raw = self.response.raw
+        encoding = (self.response.headers.get("Content-Encoding") or "identity").lower()
+        fp = getattr(raw, "_fp", None)  # urllib3's underlying http.client response
+        length_known = getattr(fp, "length", None) is not None and not getattr(fp, "chunked", False)
+        self._fast = fp if encoding == "identity" and length_known and hasattr(fp, "readinto") else None
+        self._read1 = raw.read1 if hasattr(raw, "read1") else raw.read
 
     def close(self) -> None:
         if self.response is not None:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable
 from typing import Any, Optional
 
+from .filechoice import is_pickle
 from .html_text import sanitize_html, to_plain_text
 
 # Civitai browsing levels (CIVITAI_API.md §3): PG=1, PG13=2, R=4, X=8, XXX=16, Blocked=32.
@@ -95,7 +96,7 @@ def scan_verdict(file) -> tuple[bool, bool]:
     loaded) needs an explicit allow-unsafe, as ``download.choose_file`` demands.
     """
     danger = any(str(r or "").lower() == "danger" for r in (file.pickle_scan, file.virus_scan))
-    pickled = str(file.format or "").lower() in ("pickletensor", "pickle", "ckpt", "pt")
+    pickled = is_pickle(file)
     return (not danger and not pickled), (pickled and not danger)
 
 

@@ -25,9 +25,15 @@ def _file_list(folder_key: str) -> list:
     return folder_paths.get_filename_list(folder_key)
 
 
-def _validate(folder_key: str, name, civitai_ref) -> bool | str:
+def _validate(folder_key: str, name, civitai_ref, input_types=None, name_input="") -> bool | str:
     """Queue-time check. Naming the combo here makes ComfyUI skip its own combo check, so a
-    reference-based run is not refused because the picked name is stale or the list is empty."""
+    reference-based run is not refused because the picked name is stale or the list is empty.
+
+    Linked inputs have no value yet at queue time (ComfyUI passes their types in
+    ``input_types``); the node itself reports a bad value when it runs."""
+    linked = input_types if isinstance(input_types, dict) else {}
+    if "civitai_ref" in linked or name_input in linked:
+        return True
     ref = (civitai_ref or "").strip() if isinstance(civitai_ref, str) else ""
     if ref:
         from ..civkit.refs import RefError, parse_ref
@@ -92,8 +98,8 @@ class CivkitLoraLoader:
         }
 
     @classmethod
-    def VALIDATE_INPUTS(cls, lora_name=None, civitai_ref=""):
-        return _validate("loras", lora_name, civitai_ref)
+    def VALIDATE_INPUTS(cls, lora_name=None, civitai_ref="", input_types=None):
+        return _validate("loras", lora_name, civitai_ref, input_types, "lora_name")
 
     @classmethod
     def IS_CHANGED(cls, lora_name=None, civitai_ref="", **_):
@@ -146,8 +152,8 @@ class CivkitCheckpointLoader:
         }
 
     @classmethod
-    def VALIDATE_INPUTS(cls, ckpt_name=None, civitai_ref=""):
-        return _validate("checkpoints", ckpt_name, civitai_ref)
+    def VALIDATE_INPUTS(cls, ckpt_name=None, civitai_ref="", input_types=None):
+        return _validate("checkpoints", ckpt_name, civitai_ref, input_types, "ckpt_name")
 
     @classmethod
     def IS_CHANGED(cls, ckpt_name=None, civitai_ref="", **_):

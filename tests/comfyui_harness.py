@@ -46,8 +46,8 @@ def unload(prefix: str) -> None:
         del sys.modules[name]
 
 
-@pytest.fixture
-def comfy(tmp_path, monkeypatch):
+@pytest.fixture(name="comfy")
+def comfy_fixture(tmp_path, monkeypatch):
     """A ComfyUI-like process: stand-in host modules importable, models under tmp_path/comfy."""
     saved = {name: sys.modules.pop(name) for name in _host_modules()}
     monkeypatch.syspath_prepend(str(STANDINS))

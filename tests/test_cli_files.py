@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
 import struct
 import subprocess
 import sys
+import termios
 
 from civkit.cli.main import main
 
@@ -130,9 +132,10 @@ def test_info_on_files_that_are_not_safetensors(tmp_path, capsys):
 def test_progress_bar_only_on_a_terminal(tmp_path):
     path = tmp_path / "hello.txt"
     path.write_bytes(b"hello world")
-    env = dict(os.environ, COLUMNS="100")
+    env = dict(os.environ)
     # stderr on a pseudo-terminal: the bar appears there; stdout (a pipe) stays clean
     master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a real terminal has a size
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "civkit.cli.main", "--json", "hash", str(path)],

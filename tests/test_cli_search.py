@@ -216,3 +216,12 @@ def test_search_nsfw_includes_models_without_a_pg_level(capsys, fake_civitai):
     _code, out, _ = run(capsys, fake_civitai, "--json", "search", "--limit", "100", "--nsfw")
     everything = {m["id"] for m in json_lines(out)}
     assert 123 not in sfw and 123 in everything and sfw < everything
+
+
+def test_search_tag_user_and_period_filters(capsys, fake_civitai):
+    code, out, _ = run(capsys, fake_civitai, "--json", "search", "--user", "inkbrush", "--tag", "style",
+                       "--period", "alltime")
+    models = json_lines(out)
+    assert code == 0 and models and all(m["creator"] == "inkbrush" and "style" in m["tags"] for m in models)
+    path = next(p for _m, p, _a in fake_civitai.request_log if p.startswith("/api/v1/models"))
+    assert "username=inkbrush" in path and "tag=style" in path and "period=AllTime" in path

@@ -546,3 +546,21 @@ def test_an_html_page_where_json_was_expected(client, fake_civitai):
     with pytest.raises(UnexpectedResponse) as info:
         client._json(response)
     assert str(info.value).startswith("Civitai answered HTTP 200 with a web page instead of data")
+
+
+def test_legacy_shapes_page_the_same_and_parse(client, fake_civitai):
+    modern = [m.id for m in client.iter_models(page_size=5)]
+    anime = [m.id for m in client.iter_models("anime", page_size=2)]
+    fake_civitai.faults.legacy_shapes = True
+    assert [m.id for m in client.iter_models(page_size=5)] == modern
+    assert [m.id for m in client.iter_models("anime", page_size=2)] == anime
+    page = client.search_models_page(limit=2)
+    assert page.next_cursor and page.next_cursor.isdigit()  # 2023: a number, kept as text
+    assert client.get_model(108).allow_commercial_use == frozenset({"Rent"})
+
+
+def test_iter_images_pages_and_stops(client, fake_civitai):
+    everything = client.images_page(modelId=101, limit=200).items
+    walked = list(client.iter_images(modelId=101, page_size=1))
+    assert [i.url for i in walked] == [i.url for i in everything] and walked
+    assert len(list(client.iter_images(modelId=101, page_size=1, max_items=1))) == 1

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import textwrap
 
-from comfyui_harness import REPO, STANDINS, comfy, load_pack_into  # noqa: F401 - comfy is a fixture
+from comfyui_harness import REPO, STANDINS, comfy_fixture, load_pack_into  # noqa: F401 - fixture
 
 EXPECTED_NODES = {"CivkitLoraLoader", "CivkitCheckpointLoader", "CivkitTriggerWords", "CivkitApplyTriggers"}
 
@@ -51,7 +50,7 @@ def test_node_classes_follow_v1_conventions(comfy):
         assert len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES)
         spec = cls.INPUT_TYPES()
         for group in ("required", "optional"):
-            for name, (kind, options) in spec.get(group, {}).items():
+            for name, (_kind, options) in spec.get(group, {}).items():
                 assert options.get("tooltip"), f"{key}.{name} has no tooltip"
         assert "api_key" not in str(spec).lower()
 

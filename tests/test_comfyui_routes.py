@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from comfyui_harness import comfy, install_service, load_pack_into, mount_comfy_routes  # noqa: F401
+from comfyui_harness import comfy_fixture, install_service, load_pack_into, mount_comfy_routes  # noqa: F401 - fixture
 
 
 @pytest.fixture

@@ -227,3 +227,23 @@ def test_a_failing_hook_never_fails_a_verified_download(client, fake_civitai, tm
     assert calls == [result.path]
     assert any("read-only sidecar folder" in w for w in result.warnings)
     assert "preview skipped: no SFW image" in result.warnings
+
+
+def test_complete_part_is_verified_without_refetching(client, fake_civitai, tmp_path, ranges):
+    # Killed after the last byte but before the rename: storage answers 416 to the range, nothing to fetch.
+    version = client.get_version(LORA_VERSION)
+    file = choose_file(version)
+    source = fake_civitai.catalog.files[file.id]
+    (tmp_path / (file.name + ".part")).write_bytes(source.read_bytes())
+    result = download_file(client, version, file, tmp_path)
+    assert ranges == [f"bytes={source.stat().st_size}-"]
+    assert result.resumed_from == source.stat().st_size and sha256_of(result.path) == file.sha256
+
+
+def test_stale_part_from_another_file_starts_over_once(client, fake_civitai, tmp_path, ranges):
+    version = client.get_version(LORA_VERSION)
+    file = choose_file(version)
+    (tmp_path / (file.name + ".part")).write_bytes(b"x" * 100_000)  # not a prefix of this file
+    result = download_file(client, version, file, tmp_path)
+    assert ranges == ["bytes=100000-", None]  # resumed, did not verify, fetched again from byte 0
+    assert sha256_of(result.path) == file.sha256 and result.resumed_from == 0

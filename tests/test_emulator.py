@@ -492,6 +492,13 @@ def test_fault_ignore_range_and_corrupt(fake_civitai):
     assert sum(a != b for a, b in zip(bad, good, strict=True)) == 1
 
 
+def test_fault_storage_error_then_recovers(fake_civitai):
+    url = resolve(fake_civitai, 1010)
+    fake_civitai.faults.storage_error_count = 1
+    assert requests.get(url, timeout=10).status_code == 503
+    assert requests.get(url, timeout=10).status_code == 200
+
+
 def test_fault_slow_storage_still_serves_correct_bytes(fake_civitai):
     url = resolve(fake_civitai, 1010)
     good = requests.get(url, timeout=10).content
@@ -508,7 +515,11 @@ def test_fault_busy_then_recovers(fake_civitai):
         assert r.json() == {"error": "Model search is temporarily overloaded — please retry."}
     assert get(fake_civitai, "/api/v1/models?limit=1").status_code == 200
     fake_civitai.faults.busy_count = 1
-    assert get(fake_civitai, "/api/v1/images").json() == {"error": "Server busy, please retry shortly."}
+    assert get(fake_civitai, "/api/v1/images").json() == {
+        "error": "Image search is temporarily overloaded — please retry."}
+    fake_civitai.faults.busy_count = 1
+    r = get(fake_civitai, "/api/download/models/1011")
+    assert (r.status_code, r.json()) == (503, {"error": "Server busy, please retry shortly."})
     fake_civitai.faults.error_count, fake_civitai.faults.error_status = 1, 502
     assert get(fake_civitai, "/api/v1/models/101").status_code == 502
 
@@ -652,3 +663,31 @@ def test_command_line_server(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_commercial_use_encodings(fake_civitai):
+    listed = get(fake_civitai, "/api/v1/models?ids=101").json()["items"][0]
+    assert listed["allowCommercialUse"] == "{Image,RentCivit,Rent,Sell}"  # list path: Postgres literal (§11.1)
+    assert get(fake_civitai, "/api/v1/models/101").json()["allowCommercialUse"] == ["Image", "RentCivit", "Rent",
+                                                                                    "Sell"]
+
+
+def test_custom_catalog(tmp_path):
+    from civkit.testing import Catalog
+
+    catalog = Catalog(tmp_path / "files")
+    path = tmp_path / "only.ckpt"
+    path.write_bytes(b"not really a checkpoint" * 100)
+    catalog.add_file_model(path, name="Only Model", model_type="Checkpoint", creator="solo", model_id=5,
+                           version_id=6, file_id=7, requires_login=True)
+    with FakeCivitai(catalog=catalog) as fake:
+        items = get(fake, "/api/v1/models?username=solo").json()["items"]
+        assert [m["id"] for m in items] == [5]
+        assert items[0]["modelVersions"][0]["files"][0]["metadata"]["format"] == "PickleTensor"
+        assert get(fake, "/api/download/models/6").status_code == 401
+        body = requests.get(resolve(fake, 6, fake.api_key), timeout=10).content
+        assert body == path.read_bytes()
+        fake.add_model(path, name="Added Later")
+        assert len(get(fake, "/api/v1/models").json()["items"]) == 2
+        fake.reset()
+        assert len(get(fake, "/api/v1/models").json()["items"]) == 1

@@ -148,10 +148,14 @@ def test_a_bare_number_falls_back_to_a_version_id(service):
 
 
 def test_unknown_model_and_bad_reference_have_plain_messages(service):
+    with pytest.raises(ServiceError) as bare:
+        service.model_details("999999")
+    assert bare.value.message == "Civitai has no model and no model version with id 999999."
+    assert error_status(bare.value) == 404
     with pytest.raises(Exception) as info:
         service.model_details("https://civitai.com/models/999999")
     assert error_status(info.value) == 404
-    assert "404" in service.error_message(info.value) or "not" in service.error_message(info.value).lower()
+    assert service.error_message(info.value).startswith("Not found on Civitai")
     with pytest.raises(ValueError) as bad:
         service.model_details("https://evil.example/models/1")
     assert "Cannot tell which Civitai model" in service.error_message(bad.value)
@@ -411,3 +415,46 @@ def test_details_without_nsfw_images(service):
     assert {i["nsfw_level"] for i in everything} == {1, 4, 8}
     sfw = service.model_details("124", nsfw=False)["versions"][0]["images"]
     assert [i["nsfw_level"] for i in sfw] == [1] and sfw[0]["nsfw"] is False
+
+
+class RecordingHost(StandaloneHost):
+    """The standalone host, remembering what it was told after each download."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.downloaded = []
+
+    def after_download(self, path):
+        self.downloaded.append(path)
+
+
+def test_host_is_told_and_sidecars_follow_the_setting(fake_civitai, models_dir, civkit_home):
+    config = load_config(api_base=fake_civitai.base_url, home=civkit_home).with_changes(write_sidecars=False)
+    host = RecordingHost(models_dir, layout="a1111")
+    svc = CivkitService(config, host)
+    try:
+        done = svc.wait_download(svc.start_download("101"), timeout=60)
+    finally:
+        svc.close()
+    assert done["state"] == "done"
+    target = models_dir / "Lora" / "anime_lineart_v2.safetensors"
+    assert done["path"] == str(target) and host.downloaded == [target]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["anime_lineart_v2.safetensors"]
+    svc = CivkitService(config, host)
+    try:
+        (entry,) = svc.library()  # indexed even without sidecars
+        assert entry["status"] == "linked" and entry["path"] == str(target)
+    finally:
+        svc.close()
+
+
+def test_offline_scan_indexes_without_asking_civitai(service, models_dir, fake_civitai):
+    lora = models_dir / "loras"
+    lora.mkdir()
+    (lora / "mine.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    before = len(fake_civitai.request_log)
+    report = service.scan_library(lookup=False)
+    assert report["files"] == 1 and report["by_status"]["unknown"] == 1
+    assert len(fake_civitai.request_log) == before
+    (entry,) = service.library()
+    assert entry["name"] == "mine.safetensors" and entry["sha256"] and entry["model_id"] is None

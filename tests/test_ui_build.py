@@ -105,7 +105,7 @@ def test_nsfw_previews_are_blurred_unless_the_setting_allows(ui, service):
 def test_search_failure_is_shown_in_plain_words(ui, fake_civitai):
     fake_civitai.faults.region_blocked = True
     status, html, picker, more, items, cursor = ui.search.search("anime", "Any", "Any", "Highest Rated", "AllTime", False)
-    assert status.startswith("⚠️") and "region" in status.lower()
+    assert status.startswith("**Problem:**") and "region" in status.lower()
     assert items == [] and picker["choices"] == []
 
 
@@ -133,7 +133,7 @@ def test_search_open_download_and_library_against_the_emulator(ui, service, mode
 
     # Download the newest version: progress streams, and ends in plain words.
     steps = _drain(ui.search.download(model, versions["value"], files["value"]))
-    assert steps[-1].startswith("✅ Downloaded"), steps
+    assert steps[-1].startswith("**Done.** Downloaded"), steps
     lora = models_dir / "Lora" / "anime_lineart_v2.safetensors"
     assert lora.is_file()
     user_json = json.loads((models_dir / "Lora" / "anime_lineart_v2.json").read_text(encoding="utf-8"))
@@ -165,7 +165,7 @@ def test_search_open_download_and_library_against_the_emulator(ui, service, mode
 def test_failed_download_says_why_and_retry_is_offered(ui, fake_civitai, models_dir):
     details, versions, files, model, status = ui.search.open_model(None, "103")  # needs a login
     steps = _drain(ui.search.download(model, versions["value"], files["value"]))
-    assert steps[-1].startswith("⚠️ Download failed:")
+    assert steps[-1].startswith("**Download failed:**")
     assert "API key" in steps[-1]
     assert not (models_dir / "Lora" / "pony_anime_shading.safetensors").exists()  # no file under the final name
     table, picker = ui.downloads.snapshot()
@@ -175,7 +175,7 @@ def test_failed_download_says_why_and_retry_is_offered(ui, fake_civitai, models_
 
 def test_bad_reference_and_empty_picks_do_not_raise(ui):
     details, versions, files, model, status = ui.search.open_model(None, "not a model at all ::")
-    assert status.startswith("⚠️") and model is None
+    assert status.startswith("**Problem:**") and model is None
     assert ui.search.open_model(None, "") == tuple(gr.update() for _ in range(5))
     assert _drain(ui.search.download(None, None, None)) == ["Pick a model first."]
     assert ui.downloads.cancel(None) == "Pick a download in the list first."

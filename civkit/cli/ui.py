@@ -69,6 +69,9 @@ def handler(args, ctx) -> int:
         raise UsageError("say where your models are: civkit ui --models-dir DIR (or try civkit ui --demo)")
     models_dir.mkdir(parents=True, exist_ok=True)
     host = StandaloneHost(models_dir, args.layout or ("a1111" if args.demo and not args.models_dir else None))
+    if args.demo:  # a fresh demo folder gets the usual subfolders, so a scan finds every one
+        for root in host.model_roots():
+            Path(root).mkdir(parents=True, exist_ok=True)
     service = CivkitService(config, host)
     port = args.port if args.port else _free_port(args.host)
     try:

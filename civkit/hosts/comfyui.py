@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from ..folders import OTHER_KEY, canonical_type, folder_key_for, safe_component
 from .base import HostAdapter

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..hashing import SCAN_HASHES, hash_files
+from ..hashing import SCAN_HASHES, hash_file, hash_files
 from .index import NOT_FOUND_RETRY_SECONDS, LibraryEntry, LibraryIndex
 from .link import SAFETENSORS_SUFFIXES, apply_version, link_entries, mark_not_found
 from .scan_support import (
@@ -29,6 +29,7 @@ from .scan_support import (
 
 log = logging.getLogger(__name__)
 
+SMALL_FILE = 1024 * 1024
 MODEL_EXTENSIONS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".sft", ".gguf")
 
 
@@ -65,6 +66,7 @@ class ScanReport:
     sidecars: list = field(default_factory=list)     # SidecarResult written / conflict / error
     previews: list = field(default_factory=list)
     seconds: float = 0.0
+    touched: list = field(default_factory=list)      # paths read or looked up in this scan
     _paths: list = field(default_factory=list, repr=False)
     _entries: Optional[list] = field(default=None, repr=False)
 
@@ -94,10 +96,10 @@ def scan(roots, index: LibraryIndex, client=None, *, lookup: bool = True, write_
     report = ScanReport(roots=roots, index=index)
     notify = progress or (lambda p: None)
 
-    files, walk_errors, scanned_roots = walk_models(roots, MODEL_EXTENSIONS)
+    files, walk_errors, scanned_roots, sidecars = walk_models(roots, MODEL_EXTENSIONS)
     report.errors.extend(walk_errors)
     report.files = len(files)
-    report._paths = list(files)
+    report._paths = sorted(files)
     notify(ScanProgress("walk", len(files), len(files)))
 
     known = index.stat_map()
@@ -106,7 +108,10 @@ def scan(roots, index: LibraryIndex, client=None, *, lookup: bool = True, write_
     to_lookup: list = []      # unchanged paths whose Civitai answer should be (re)asked
     for path, st in files.items():
         k = known.get(path)
-        if k is not None and k[:3] == _stat_key(st) and k[5] and k[3] != "error":
+        # unchanged: same size, mtime_ns and inode, and hashed (or broken: retried with --refresh)
+        if k is not None and k[:3] == _stat_key(st) and (k[5] or k[3] == "error") and not (
+            refresh and k[3] == "error"
+        ):
             status, checked_at = k[3], k[4]
             if lookup and client is not None and (
                 refresh or status == "unknown"
@@ -128,12 +133,13 @@ def scan(roots, index: LibraryIndex, client=None, *, lookup: bool = True, write_
     writer = BatchWriter(index)
     fresh: list = []          # entries read in this scan, candidates for lookup
     try:
-        fresh = _read_files(to_read, moved_from, report, writer, notify, workers)
+        fresh = _read_files(to_read, moved_from, sidecars, report, writer, notify, workers)
     finally:
         writer.flush()
     if gone:
         report.removed = index.delete(gone) - report.moved  # a moved file is not a removed one
 
+    report.touched = [p for p, _ in to_read] + to_lookup
     if lookup and client is not None:
         candidates = [e for e in fresh if e.needs_lookup(now, refresh)]
         candidates += index.entries_for(to_lookup)
@@ -161,7 +167,7 @@ def _moved_candidates(index: LibraryIndex, gone: list, to_read: list) -> dict:
     return out
 
 
-def _read_files(to_read, moved_from, report: ScanReport, writer: BatchWriter, notify, workers) -> list:
+def _read_files(to_read, moved_from, sidecars, report: ScanReport, writer: BatchWriter, notify, workers) -> list:
     """Hashes (from a moved entry, a sidecar, or by reading) and header summaries of new files."""
     fresh: list = []
     to_hash: dict = {}        # path -> entry waiting for its hashes
@@ -190,7 +196,7 @@ def _read_files(to_read, moved_from, report: ScanReport, writer: BatchWriter, no
                 writer.add(entry)
                 done_files += 1
                 continue
-        if seed_from_sidecars(entry, path, st):
+        if seed_from_sidecars(entry, path, st, sidecars):
             report.from_sidecars += 1
             writer.add(entry)
             fresh.append(entry)
@@ -203,7 +209,7 @@ def _read_files(to_read, moved_from, report: ScanReport, writer: BatchWriter, no
         nonlocal bytes_done
         bytes_done += n
 
-    for path, result in hash_files(list(to_hash), SCAN_HASHES, workers=workers, progress=on_bytes):
+    for path, result in _hash_all(to_hash, workers, on_bytes):
         entry = to_hash[path]
         done_files += 1
         if isinstance(result, Exception):
@@ -219,6 +225,18 @@ def _read_files(to_read, moved_from, report: ScanReport, writer: BatchWriter, no
             fresh.append(entry)
         notify(ScanProgress("hash", done_files, len(to_read), path, bytes_done, total_bytes))
     return fresh
+
+
+def _hash_all(to_hash: dict, workers, on_bytes):
+    """Small files inline (a thread hand-off costs more than hashing a few KiB), big ones in parallel."""
+    small = [p for p, e in to_hash.items() if e.size < SMALL_FILE]
+    large = [p for p, e in to_hash.items() if e.size >= SMALL_FILE]
+    for path in small:
+        try:  # a buffer the size of the file, not hashing's default 8 MiB (allocating it dominates)
+            yield path, hash_file(path, SCAN_HASHES, on_bytes, block_size=max(65536, to_hash[path].size + 1))
+        except OSError as exc:
+            yield path, exc
+    yield from hash_files(large, SCAN_HASHES, workers=workers, progress=on_bytes)
 
 
 def _read_error_message(exc: Exception) -> str:

@@ -25,8 +25,20 @@ MAX_TAG_FREQUENCY = 1024 * 1024
 KEEP_LARGE = ("ss_tag_frequency", "ss_dataset_dirs")
 
 
+SIDECAR_SUFFIXES = (".civitai.info", ".cm-info.json", ".cminfo.json", ".metadata.json", ".rgthree-info.json",
+                    ".sha256")
+
+
+def sidecar_candidates(path: str) -> tuple:
+    """The sidecar paths ``read_sidecar_facts`` would look at, as plain strings (cheap)."""
+    base = os.path.splitext(path)[0]
+    return (base + ".civitai.info", base + ".cm-info.json", base + ".cminfo.json", base + ".metadata.json",
+            path + ".rgthree-info.json", base + ".sha256")
+
+
 def walk_models(roots, extensions) -> tuple:
-    """Every model file under ``roots``: ({real path: stat}, [(path, error)], [real roots walked]).
+    """Every model file under ``roots``: ({real path: stat}, [(path, error)], [real roots walked],
+    {paths of sidecar-looking files}).
 
     One ``stat`` per model file (``DirEntry.stat``); directory entries come with their type, so
     nothing else is asked of the file system. Hidden files and folders are skipped, and so are
@@ -37,6 +49,7 @@ def walk_models(roots, extensions) -> tuple:
     errors: list = []
     walked: list = []
     visited: set = set()
+    sidecars: set = set()  # so new files without sidecars cost no extra stat
     for root in roots:
         real_root = os.path.realpath(root)
         if not os.path.isdir(real_root):
@@ -65,6 +78,8 @@ def walk_models(roots, extensions) -> tuple:
                             stack.append(os.path.realpath(path) if entry.is_symlink() else path)
                             continue
                         if not name.lower().endswith(extensions):
+                            if name.endswith(SIDECAR_SUFFIXES):
+                                sidecars.add(entry.path)
                             continue
                         st = entry.stat()
                     except FileNotFoundError:
@@ -75,7 +90,7 @@ def walk_models(roots, extensions) -> tuple:
                     path = os.path.realpath(entry.path) if entry.is_symlink() else entry.path
                     if path not in files and _is_regular(st):
                         files[path] = st
-    return files, errors, walked
+    return files, errors, walked, sidecars
 
 
 def _is_regular(st: os.stat_result) -> bool:
@@ -129,11 +144,14 @@ def _version_holds(version: dict, sha: str) -> bool:
     return False
 
 
-def seed_from_sidecars(entry: LibraryEntry, path: str, st: os.stat_result) -> bool:
+def seed_from_sidecars(entry: LibraryEntry, path: str, st: os.stat_result, present=None) -> bool:
     """Take hashes (and, when verified by SHA256, the Civitai link) from valid sidecars.
 
+    ``present``: the sidecar-looking paths the walk saw; when none is this file's, nothing is read.
     Returns True when the SHA256 is known, i.e. the file need not be read.
     """
+    if present is not None and not any(c in present for c in sidecar_candidates(path)):
+        return False
     try:
         facts = read_sidecar_facts(path, st)
     except OSError:

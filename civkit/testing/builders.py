@@ -40,7 +40,8 @@ def build_model_json(catalog, spec: dict, file_bytes, images: bool = True) -> tu
     if spec.get("mode"):
         model["mode"] = spec["mode"]
     if creator:
-        user = catalog.users.get(creator) or {"image": None}
+        user = catalog.users.setdefault(creator, {"username": creator, "image": None,
+                                                  "joined": "2024-01-01T00:00:00.000Z"})
         model["creator"] = {"username": creator, "image": user.get("image")}
     disk: dict[int, Path] = {}
     for index, vspec in enumerate(spec["versions"]):

@@ -42,6 +42,7 @@ Filler models (``extra_models=N``): ids 200001.., versions 300001.., files 40000
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -212,7 +213,7 @@ class Catalog:
             return {}
 
     def _save_hash_cache(self) -> None:
-        tmp = self.files_dir / (HASH_CACHE + ".tmp")
+        tmp = self.files_dir / f"{HASH_CACHE}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps({"version": GEN_VERSION, "files": self._hash_cache}))
         tmp.replace(self.files_dir / HASH_CACHE)
 

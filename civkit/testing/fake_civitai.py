@@ -159,7 +159,7 @@ class FakeCivitai:
         is_api = req.path.startswith("/api/")
         if is_api and faults.take("cloudflare_count"):
             return _cloudflare(faults.cloudflare_status)
-        if req.path.startswith("/api/v1/"):
+        if is_api:
             if faults.request_delay > 0:
                 time.sleep(faults.request_delay)
             if faults.take("busy_count"):
@@ -196,6 +196,8 @@ _CORS = [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Headers", 
 def _busy(path: str, retry_after: int) -> Response:
     if path.startswith("/api/v1/models"):
         message = "Model search is temporarily overloaded — please retry."
+    elif path.startswith("/api/v1/images"):
+        message = "Image search is temporarily overloaded — please retry."
     else:
         message = "Server busy, please retry shortly."
     resp = error(503, message, "no-store")

@@ -21,8 +21,10 @@ class Faults:
     chunk_delay: float = 0.0  # seconds to sleep after every storage chunk (slow network)
     chunk_size: int = 1024 * 1024  # storage chunk size when the slow path is used
     storage_ttl: float = 3600.0  # lifetime of signed storage URLs (negative: already expired)
+    storage_error_count: int = 0  # next K storage requests answer storage_error_status (XML body, like B2/S3)
+    storage_error_status: int = 503
 
-    # --- API routes ---
+    # --- API routes (/api/v1/* and /api/download/*) ---
     request_delay: float = 0.0  # seconds to sleep before answering any API request
     busy_count: int = 0  # next K API requests answer 503 + Retry-After (origin overload)
     retry_after: int = 2

@@ -55,11 +55,12 @@ def safetensors_bytes(metadata: dict[str, str] | None, payload_size: int, seed: 
 
 def pickle_checkpoint_bytes(seed: str, payload_size: int) -> bytes:
     """A torch-style zip (.ckpt/.pth) holding a harmless pickle and a blob of 'storage' bytes."""
+    entries = {"archive/data.pkl": pickle.dumps({"state_dict": {"weight": "storage/0"}}, protocol=2),
+               "archive/data/0": pseudo_random(seed, payload_size), "archive/version": b"3\n"}
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr("archive/data.pkl", pickle.dumps({"state_dict": {"weight": "storage/0"}}, protocol=2))
-        zf.writestr("archive/data/0", pseudo_random(seed, payload_size))
-        zf.writestr("archive/version", "3\n")
+        for name, data in entries.items():
+            zf.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data)  # fixed time: same bytes
     return buf.getvalue()
 
 
@@ -99,7 +100,7 @@ def write_if_changed(path: Path, data: bytes) -> bool:
             return False
     except OSError:
         pass
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
     return True
@@ -121,7 +122,7 @@ def write_large_safetensors(path: Path, size: int, seed: str = "large", metadata
     header = struct.pack("<Q", len(raw)) + raw
     block_size = 4 * 1024 * 1024
     block = bytearray(pseudo_random(seed, block_size))
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
         fh.write(header)
         written, index = 0, 0

@@ -171,6 +171,9 @@ def storage(req, raw_file_id: str, _name: str) -> Response:
         # S3/B2 presigned URLs refuse a second auth mechanism (§5.4)
         return text_response(403, "<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism "
                                   "allowed</Message></Error>", "application/xml")
+    if fake.faults.take("storage_error_count"):
+        return text_response(fake.faults.storage_error_status, "<Error><Code>ServiceUnavailable</Code>"
+                                                              "</Error>", "application/xml")
     file_id = int(raw_file_id)
     try:
         expires = int(req.one("X-Expires") or "")

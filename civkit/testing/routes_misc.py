@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from . import files as F
 from .http import CACHE_PRIVATE, CACHE_PUBLIC, Response, error, json_response, text_response, zod_error
@@ -98,7 +98,7 @@ def images(req):
             query["page"] = [str(page + 1)]
         else:
             query["cursor"] = [str(metadata["nextCursor"])]
-        metadata["nextPage"] = f"{req.origin}{req.path}?{urlencode(query, doseq=True)}"
+        metadata["nextPage"] = f"{req.origin}{req.path}?{urlencode(query, doseq=True, quote_via=quote)}"
     if page is not None and cursor is None:
         metadata.update({"currentPage": page, "pageSize": limit})
     return json_response(200, {"items": items, "metadata": metadata}, CACHE_PUBLIC)
@@ -177,7 +177,7 @@ def creators(req):
 def _with_page(req, page: int) -> str:
     query = {k: list(v) for k, v in req.query.items()}
     query["page"] = [str(page)]
-    return f"{req.origin}{req.path}?{urlencode(query, doseq=True)}"
+    return f"{req.origin}{req.path}?{urlencode(query, doseq=True, quote_via=quote)}"
 
 
 def tags(req):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from . import views
 from .http import CACHE_PRIVATE, CACHE_PUBLIC, error, json_response, parse_id, zod_error
@@ -175,7 +175,7 @@ def next_page_url(req, cursor: str | None, page: int | None = None) -> str:
         query["cursor"] = [cursor]
     if page is not None:
         query["page"] = [str(page)]
-    return f"{req.origin}{req.path}?{urlencode(query, doseq=True)}"
+    return f"{req.origin}{req.path}?{urlencode(query, doseq=True, quote_via=quote)}"
 
 
 def _offset_cursor(cursor):

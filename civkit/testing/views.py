@@ -32,13 +32,14 @@ def download_url(origin: str, version: dict, file: dict | None = None) -> str:
     return f"{base}?{query}"
 
 
-def commercial_use(value: list, legacy: bool):
-    """§11.1: legacy builds sent a single string or a Postgres array literal."""
-    if not legacy:
-        return list(value)
-    if len(value) == 1:
+def commercial_use(value: list, legacy: bool, list_route: bool):
+    """§11.1: the list path of current builds sends a Postgres array literal ("{Image,Rent}"), `/models/:id` a
+    JSON array; 2022-23 builds sent a single string."""
+    if legacy and len(value) == 1:
         return value[0]
-    return "{" + ",".join(value) + "}"
+    if legacy or list_route:
+        return "{" + ",".join(value) + "}"
+    return list(value)
 
 
 def _file(origin: str, version: dict, f: dict, *, list_route: bool, clean: bool, keep_override: bool) -> dict:
@@ -70,7 +71,7 @@ def vimage(origin: str, img: dict) -> dict:
 def list_model(origin: str, model: dict, *, nsfw: bool, base_models=(), version_ids=(), primary_only=False,
                legacy=False) -> dict | None:
     """The `/models` item. None when narrowing leaves no version."""
-    out = _model_head(origin, model, legacy)
+    out = _model_head(origin, model, legacy, list_route=True)
     versions = []
     for v in model["modelVersions"]:
         if v["status"] != "Published":
@@ -109,7 +110,7 @@ def list_model(origin: str, model: dict, *, nsfw: bool, base_models=(), version_
 
 def model_by_id(origin: str, model: dict, *, legacy=False) -> dict:
     """`/models/:id`: versions cleaned (null and empty values removed), images without id (§4.2)."""
-    out = _model_head(origin, model, legacy)
+    out = _model_head(origin, model, legacy, list_route=False)
     versions = []
     for v in model["modelVersions"]:
         if v["status"] != "Published":
@@ -157,10 +158,10 @@ def version_view(origin: str, model: dict, v: dict, *, by_hash=False, bulk_origi
     return out
 
 
-def _model_head(origin: str, model: dict, legacy: bool) -> dict:
+def _model_head(origin: str, model: dict, legacy: bool, list_route: bool) -> dict:
     out = public(model)
     out.pop("modelVersions", None)
-    out["allowCommercialUse"] = commercial_use(model["allowCommercialUse"], legacy)
+    out["allowCommercialUse"] = commercial_use(model["allowCommercialUse"], legacy, list_route)
     if "creator" in model:
         creator = dict(model["creator"])
         creator["image"] = absolute(origin, creator.get("image"))

@@ -93,8 +93,8 @@ def result_cards(items: Iterable[dict], *, show_nsfw: bool = False, empty: str =
             f'<div class="civkit-card-meta"><span class="civkit-chip">{esc(item.get("type"))}</span>'
             f'{"".join(f"<span class=civkit-chip>{esc(b)}</span>" for b in bases[:2])}{owned}</div>'
             f'<div class="civkit-card-meta">by {esc(_creator(item))}</div>'
-            f'<div class="civkit-card-stats">⬇ {short_count(stats.get("downloads"))} · '
-            f'👍 {short_count(stats.get("likes"))} · #{esc(item.get("id"))}</div>'
+            f'<div class="civkit-card-stats">{short_count(stats.get("downloads"))} downloads · '
+            f'{short_count(stats.get("likes"))} likes · <b>#{esc(item.get("id"))}</b></div>'
             f"</div></div>"
         )
     return f'<div class="civkit-grid">{"".join(cards)}</div>'
@@ -144,8 +144,8 @@ def details_html(model: dict, version: Optional[dict], *, show_nsfw: bool = Fals
         '<div class="civkit-details-body">',
         f'<h3>{esc(model.get("name"))}</h3>',
         f'<div class="civkit-card-meta"><span class="civkit-chip">{esc(model.get("type"))}</span>{tags}</div>',
-        f'<div>by <b>{esc(_creator(model))}</b> · ⬇ {short_count(stats.get("downloads"))} · '
-        f'👍 {short_count(stats.get("likes"))} · model #{esc(model.get("id"))}</div>',
+        f'<div>by <b>{esc(_creator(model))}</b> · {short_count(stats.get("downloads"))} downloads · '
+        f'{short_count(stats.get("likes"))} likes · model #{esc(model.get("id"))}</div>',
     ]
     if version:
         state = ""
@@ -171,7 +171,7 @@ def details_html(model: dict, version: Optional[dict], *, show_nsfw: bool = Fals
 
 # ----------------------------------------------------------------------------- downloads
 
-_STATE_WORDS = {
+STATE_WORDS = {
     "queued": "waiting",
     "resolving": "asking Civitai",
     "downloading": "downloading",
@@ -188,7 +188,7 @@ def task_label(task: dict) -> str:
     name = task.get("model_name") or task.get("ref") or "download"
     if task.get("version_name"):
         name = f"{name} {task['version_name']}"
-    return f'{name} — {_STATE_WORDS.get(task.get("state"), task.get("state"))} (#{task.get("id")})'
+    return f'{name} — {STATE_WORDS.get(task.get("state"), task.get("state"))} (#{task.get("id")})'
 
 
 def _progress(task: dict) -> str:
@@ -222,7 +222,7 @@ def downloads_html(tasks: Iterable[dict]) -> str:
             name += f" · {t['version_name']}"
         rows.append(
             f'<tr class="civkit-state-{esc(state)}"><td>#{esc(t.get("id"))}</td><td>{esc(name)}</td>'
-            f'<td><span class="civkit-state">{esc(_STATE_WORDS.get(state, state))}</span></td>'
+            f'<td><span class="civkit-state">{esc(STATE_WORDS.get(state, state))}</span></td>'
             f"<td>{_progress(t)}</td><td>{esc(message)}</td></tr>"
         )
     return (
@@ -270,7 +270,7 @@ def library_html(entries: Iterable[dict], *, query: str = "") -> str:
         if e.get("error"):
             status += f" ({e['error']})"
         notes = []
-        if e.get("update_available"):
+        if e.get("update_available") and e.get("latest_version_id") not in (None, e.get("version_id")):
             notes.append(f'<span class="civkit-chip civkit-update">update: {esc(e.get("latest_version_name") or "newer version")}</span>')
         if e["path"] in dups:
             notes.append(f'<span class="civkit-chip civkit-dup">duplicate ×{dups[e["path"]]}</span>')

@@ -41,7 +41,7 @@ class LibraryView:
         entries = self._entries()
         labels = [cards.entry_label(e) for e in entries]
         linked = sum(1 for e in entries if e.get("status") == "linked")
-        summary = (f"{len(entries)} files, {linked} linked to Civitai." if entries else
+        summary = (f"Library: {_files(len(entries))}, {linked} linked to Civitai." if entries else
                    "Nothing indexed yet.")
         return cards.library_html(entries, query=query or ""), gr.update(choices=labels, value=None), summary
 
@@ -57,7 +57,7 @@ class LibraryView:
                 yield gr.update(), gr.update(), text
         table, picker, summary = self.show(query)
         if job.error is not None:
-            yield table, picker, f"⚠️ Scan stopped: {self.ctx.error_text(job.error)}"
+            yield table, picker, f"Scan stopped: {self.ctx.error_text(job.error)}"
             return
         yield table, picker, _scan_summary(job.result) + " " + summary
 
@@ -79,7 +79,7 @@ class LibraryView:
         try:
             words = list(self.service.trigger_words(entry["path"]))
         except Exception as exc:  # shown, not raised
-            return f"⚠️ {self.ctx.error_text(exc)}", ""
+            return f"**Problem:** {self.ctx.error_text(exc)}", ""
         return cards.words_html(words), prompt_text(entry, words)
 
     def build(self) -> None:
@@ -92,7 +92,8 @@ class LibraryView:
         table = gr.HTML(cards.library_html([]), elem_id="civkit_library")
         gr.Markdown("### Trigger words")
         with gr.Row():
-            picker = gr.Dropdown(choices=[], value=None, label="File", scale=3, elem_id="civkit_lib_pick")
+            picker = gr.Dropdown(choices=[], value=None, label="Pick a file to see its trigger words", scale=3,
+                                 elem_id="civkit_lib_pick")
         words = gr.HTML("", elem_id="civkit_lib_words")
         text = gr.Textbox(label="Prompt text", lines=2, elem_id="civkit_prompt_text",
                           placeholder="pick a file to see what goes into the prompt")
@@ -112,13 +113,17 @@ class LibraryView:
         self.refresh_target = (self.show, [query], [table, picker, status])
 
 
+def _files(n: int) -> str:
+    return "1 file" if n == 1 else f"{n} files"
+
+
 def _scan_summary(report) -> str:
     """The scan report in one line of plain words."""
     if not isinstance(report, dict):
         return "Scan finished."
-    parts = [f"{report.get('files', 0)} files"]
-    for key, words in (("new", "new"), ("hashed", "hashed"), ("linked", "linked to Civitai"),
-                       ("not_found", "not on Civitai"), ("updates", "with an update available")):
+    parts = [f"{_files(report.get('files', 0))} checked"]
+    for key, words in (("new", "new"), ("hashed", "hashed"), ("not_found", "not on Civitai"),
+                       ("updates", "with an update available")):
         if report.get(key):
             parts.append(f"{report[key]} {words}")
     text = "Scan finished: " + ", ".join(parts) + "."

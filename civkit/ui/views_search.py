@@ -59,7 +59,7 @@ class SearchView:
         try:
             page = self._query(query, mtype, base, sort, period, nsfw)
         except Exception as exc:  # shown to the person instead of gradio's bare "Error"
-            return self._results([], None, f"⚠️ {self.ctx.error_text(exc)}")
+            return self._results([], None, f"**Problem:** {self.ctx.error_text(exc)}")
         items = list(page.get("items") or [])
         cursor = page.get("next_cursor")
         more = " More are available." if cursor else ""
@@ -72,7 +72,7 @@ class SearchView:
         try:
             page = self._query(query, mtype, base, sort, period, nsfw, cursor=cursor)
         except Exception as exc:
-            return self._results(items, cursor, f"⚠️ {self.ctx.error_text(exc)}")
+            return self._results(items, cursor, f"**Problem:** {self.ctx.error_text(exc)}")
         seen = {i.get("id") for i in items}
         items += [i for i in page.get("items") or [] if i.get("id") not in seen]
         cursor = page.get("next_cursor")
@@ -104,7 +104,7 @@ class SearchView:
             model = self.service.model_details(text)
         except Exception as exc:
             return (cards.details_html({}, None), gr.update(choices=[], value=None),
-                    gr.update(choices=[], value=None), None, f"⚠️ {self.ctx.error_text(exc)}")
+                    gr.update(choices=[], value=None), None, f"**Problem:** {self.ctx.error_text(exc)}")
         version = self._version(model, model.get("selected_version_id"))
         versions = [cards.version_label(v) for v in model.get("versions") or []]
         return (
@@ -136,7 +136,7 @@ class SearchView:
                 f"{model['id']}@{version['id']}", file_id=cards.id_from_label(file_label)
             )
         except Exception as exc:
-            yield f"⚠️ {self.ctx.error_text(exc)}"
+            yield f"**Problem:** {self.ctx.error_text(exc)}"
             return
         yield from self.watch_task(task_id)
 
@@ -147,7 +147,7 @@ class SearchView:
             try:
                 task = self.service.wait_download(task_id, POLL_SECONDS)
             except Exception as exc:  # e.g. the task was cleared from the list meanwhile
-                yield f"⚠️ {self.ctx.error_text(exc)}"
+                yield f"**Problem:** {self.ctx.error_text(exc)}"
                 return
             text = task_status_text(task)
             if text != last:
@@ -168,22 +168,23 @@ class SearchView:
             sort = gr.Dropdown(choices=list(SORTS), value=SORTS[0], label="Sort", elem_id="civkit_sort")
             period = gr.Dropdown(choices=list(PERIODS), value=PERIODS[0], label="Period", elem_id="civkit_period")
             nsfw = gr.Checkbox(value=False, label="Include NSFW models", elem_id="civkit_nsfw")
-        status = gr.Markdown("Type a word and press Search.", elem_id="civkit_search_status")
-        results = gr.HTML(cards.result_cards([], empty="Results appear here."), elem_id="civkit_results")
-        more_btn = gr.Button("More results", interactive=False, elem_id="civkit_more_btn")
         items_state, cursor_state, model_state = gr.State([]), gr.State(None), gr.State(None)
-
-        gr.Markdown("### Model details")
-        with gr.Row():
-            picker = gr.Dropdown(choices=[], value=None, label="Open a result", scale=3, elem_id="civkit_pick")
-            ref = gr.Textbox(label="…or paste a Civitai link, AIR or model id", scale=2, elem_id="civkit_ref")
-            open_btn = gr.Button("Open", scale=1, elem_id="civkit_open_btn")
-        details = gr.HTML(cards.details_html({}, None), elem_id="civkit_details")
-        with gr.Row():
-            version_dd = gr.Dropdown(choices=[], value=None, label="Version", elem_id="civkit_version")
-            file_dd = gr.Dropdown(choices=[], value=None, label="File", elem_id="civkit_file")
-        download_btn = gr.Button("Download", variant="primary", elem_id="civkit_download_btn")
-        download_status = gr.Markdown("", elem_id="civkit_download_status")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                status = gr.Markdown("Type a word and press Search.", elem_id="civkit_search_status")
+                picker = gr.Dropdown(choices=[], value=None, label="Open a result (its number is on its card)",
+                                     elem_id="civkit_pick")
+                results = gr.HTML(cards.result_cards([], empty="Results appear here."), elem_id="civkit_results")
+                more_btn = gr.Button("More results", interactive=False, elem_id="civkit_more_btn")
+            with gr.Column(scale=2, elem_id="civkit_details_col"):
+                with gr.Row():
+                    ref = gr.Textbox(label="Open a Civitai link, AIR or model id", scale=3, elem_id="civkit_ref")
+                    open_btn = gr.Button("Open", scale=1, elem_id="civkit_open_btn")
+                details = gr.HTML(cards.details_html({}, None), elem_id="civkit_details")
+                version_dd = gr.Dropdown(choices=[], value=None, label="Version", elem_id="civkit_version")
+                file_dd = gr.Dropdown(choices=[], value=None, label="File", elem_id="civkit_file")
+                download_btn = gr.Button("Download", variant="primary", elem_id="civkit_download_btn")
+                download_status = gr.Markdown("", elem_id="civkit_download_status")
 
         filters = [query, mtype, base, sort, period, nsfw]
         outputs = [status, results, picker, more_btn, items_state, cursor_state]
@@ -206,13 +207,13 @@ def task_status_text(task: dict) -> str:
     if state == "done":
         words = ", ".join(task.get("trained_words") or [])
         extra = f" Trigger words: {words}." if words else ""
-        return f"✅ Downloaded {name} to `{task.get('path')}`.{extra}"
+        return f"**Done.** Downloaded {name} to `{task.get('path')}`.{extra}"
     if state == "skipped":
-        return f"✅ {name} is already in your library: `{task.get('path') or ''}`."
+        return f"**Done.** {name} is already in your library: `{task.get('path') or ''}`."
     if state == "failed":
-        return f"⚠️ Download failed: {task.get('message') or 'no reason given'}"
+        return f"**Download failed:** {task.get('message') or 'no reason given'}"
     if state == "cancelled":
         return f"Download of {name} cancelled."
     total, done = task.get("total") or 0, task.get("bytes") or 0
     pct = f" {int(100 * done / total)}%" if total else ""
-    return f"⏳ {name}: {cards._STATE_WORDS.get(state, state)}{pct}"
+    return f"{name}: {cards.STATE_WORDS.get(state, state)}{pct}…"

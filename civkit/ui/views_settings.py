@@ -19,7 +19,7 @@ class SettingsView:
 
     def key_status(self) -> str:
         if self.service.api_key_is_set():
-            return "🔑 An API key is set."
+            return "An API key is set."
         return ("No API key is set. Searching works without one; some downloads need it "
                 "(create one at civitai.com → Account settings → API keys).")
 
@@ -30,7 +30,7 @@ class SettingsView:
         try:
             self.service.set_api_key(key)
         except Exception as exc:  # the person reads why; the key itself is never echoed
-            return "", f"⚠️ {self.ctx.error_text(exc)}"
+            return "", f"**Problem:** {self.ctx.error_text(exc)}"
         return "", "Saved. " + self.key_status()
 
     def forget_key(self):
@@ -42,7 +42,7 @@ class SettingsView:
             self.service.update_settings(nsfw_previews=bool(nsfw_previews), write_sidecars=bool(write_sidecars),
                                          subfolder_template=subfolder_template or "")
         except Exception as exc:
-            return f"⚠️ {self.ctx.error_text(exc)}"
+            return f"**Problem:** {self.ctx.error_text(exc)}"
         return "Settings saved."
 
     def build(self) -> None:

@@ -7,7 +7,6 @@ to its websocket), like the real server does through ``loop.call_soon_threadsafe
 
 from __future__ import annotations
 
-import asyncio
 import threading
 
 from aiohttp import web

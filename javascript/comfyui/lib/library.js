@@ -107,7 +107,9 @@ export class LibraryView {
       return;
     }
     if (!this.status.textContent.startsWith("Scanning")) {
-      this.status.textContent = `${this.entries.length} file${this.entries.length === 1 ? "" : "s"}`;
+      const count = `${this.entries.length} file${this.entries.length === 1 ? "" : "s"}`;
+      const hint = this.entries.some((e) => (e.trained_words || []).length) ? " · click a trigger word to copy it" : "";
+      this.status.textContent = count + hint;
     }
     for (const entry of shown) this.list.append(this.entryCard(entry));
   }

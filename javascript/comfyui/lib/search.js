@@ -30,11 +30,8 @@ function downloadLabel(task) {
     case "queued": return "Queued…";
     case "resolving": return "Asking Civitai…";
     case "verifying": return "Verifying SHA256…";
-    case "downloading": {
-      const speed = task.speed ? ` · ${formatBytes(task.speed)}/s` : "";
-      const of = task.total ? ` of ${formatBytes(task.total)}` : "";
-      return `Downloading ${pct} %${of}${speed}`;
-    }
+    case "downloading":
+      return task.total ? `${pct} % of ${formatBytes(task.total)}` : `${formatBytes(task.bytes || 0)}`;
     default: return `${pct} %`;
   }
 }
@@ -72,7 +69,7 @@ export class SearchView {
         h("button", { class: "civkit-btn primary", on: { click: () => this.search() } }, "Search")),
       h("div", { class: "civkit-row civkit-filters" }, this.type, this.base),
       h("div", { class: "civkit-row civkit-filters" }, this.sort, this.period,
-        h("label", { class: "civkit-check", title: "Show models and previews rated above PG-13" }, this.nsfw, "NSFW")),
+        h("label", { class: "civkit-check", title: "Show models and previews rated above PG-13 (previews stay blurred until clicked)" }, this.nsfw, "Show NSFW")),
       this.status, this.results, this.more);
   }
 
@@ -98,6 +95,7 @@ export class SearchView {
     if (this.loading) return;
     this.loading = true;
     this.status.textContent = "Searching…";
+    this.status.classList.remove("civkit-error");
     this.more.disabled = true;
     try {
       const page = await this.client.search(this.params(cursor));
@@ -106,7 +104,8 @@ export class SearchView {
       const count = this.results.childElementCount;
       this.status.textContent = count ? `${count} model${count === 1 ? "" : "s"}` : "No models match. Try fewer filters.";
     } catch (err) {
-      this.status.textContent = "";
+      this.status.textContent = err.message;
+      this.status.classList.add("civkit-error");
       this.toast("error", "Search failed", err.message);
     } finally {
       this.loading = false;
@@ -181,8 +180,8 @@ export class SearchView {
         h("span", { class: "civkit-badge" }, model.type || "Model"),
         creator ? h("span", {}, `by ${creator}`) : null,
         model.in_library ? h("span", { class: "civkit-badge ok" }, "in library") : null),
-      h("div", { class: "civkit-meta", title: "Downloads · likes" },
-        h("span", {}, `⬇ ${formatCount(stats.downloads)}`), h("span", {}, `👍 ${formatCount(stats.likes)}`)),
+      h("div", { class: "civkit-meta" },
+        h("span", {}, `${formatCount(stats.downloads)} downloads`), h("span", {}, `${formatCount(stats.likes)} likes`)),
       versions.length ? versionSelect : h("div", { class: "civkit-note" }, "No downloadable version."),
       versions.length ? fileSelect : null,
       action);

@@ -30,7 +30,7 @@ export class SettingsView {
       h("div", { class: "civkit-section" },
         h("h3", {}, "Downloads"),
         h("label", { class: "civkit-check" }, this.sidecars, "Write .civitai.info / preview files next to downloads"),
-        h("div", {}, h("label", { class: "civkit-check" }, this.nsfwPreviews, "Allow NSFW preview images")),
+        h("div", {}, h("label", { class: "civkit-check" }, this.nsfwPreviews, "Save NSFW preview images too (otherwise the first safe one)")),
         this.base));
   }
 

@@ -1,0 +1,112 @@
+"""civkit's verified download against ``curl -s -o`` of the same storage URL, on loopback.
+
+    python benchmarks/bench_download.py [--size-mb 1024] [--rounds 3]
+
+The emulator serves one ``size``-MiB safetensors file. Each round runs, in separate processes,
+civkit's ``download_file`` (resolve the 307 + stream + SHA256 verification + atomic move) and
+``curl -s -o`` of a storage URL from ``client.resolve_download``. Reported: best-of-rounds
+throughput of each, the ratio civkit/curl (target >= 0.9), and the civkit process's peak RSS
+(``os.wait4`` rusage of that child; target < 150 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHILD = r"""
+import json, sys, time
+from pathlib import Path
+from civkit.api import CivitaiClient
+from civkit.download import choose_file, download_file
+base, key, vid, dest = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+client = CivitaiClient(base, key)
+version = client.get_version(vid)
+file = choose_file(version)
+t0 = time.perf_counter()
+result = download_file(client, version, file, dest)
+elapsed = time.perf_counter() - t0
+print(json.dumps({"seconds": elapsed, "bytes": result.bytes, "sha256": result.sha256, "expected": file.sha256}))
+"""
+
+
+def run_civkit(base: str, key: str, vid: int, dest: Path) -> tuple[float, float, int]:
+    """(seconds inside download_file, wall seconds, peak RSS bytes) of one civkit download process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, base, key, str(vid), str(dest)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"civkit download failed:\n{err.decode(errors='replace')}")
+    data = json.loads(out)
+    if data["sha256"] != data["expected"]:
+        raise SystemExit("civkit's download did not verify")
+    rss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)  # Linux reports KiB
+    return data["seconds"], wall, rss
+
+
+def run_curl(url: str, out: Path) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(["curl", "-s", "-o", str(out), url], check=True)
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    if not shutil.which("curl"):
+        raise SystemExit("curl is not installed")
+    from civkit.api import CivitaiClient
+    from civkit.testing import FakeCivitai
+
+    size = args.size_mb * 1024 * 1024
+    work = Path(tempfile.mkdtemp(prefix="civkit-bench-dl-"))
+    try:
+        with FakeCivitai(files_dir=work / "catalog") as fake:
+            t0 = time.perf_counter()
+            model = fake.catalog.add_large_file_model(size, seed="bench")
+            print(f"emulator file: {args.size_mb} MiB (prepared in {time.perf_counter() - t0:.1f}s)")
+            vid = model["modelVersions"][0]["id"]
+            fid = model["modelVersions"][0]["files"][0]["id"]
+            client = CivitaiClient(fake.base_url, fake.api_key)
+            curl_out = work / "curl.bin"
+            run_curl(client.resolve_download(vid, fid).url, curl_out)  # warm the page cache
+            civkit_best, curl_best, wall_best, peak = float("inf"), float("inf"), float("inf"), 0
+            for i in range(args.rounds):
+                dest = work / f"civkit-{i}"
+                seconds, wall, rss = run_civkit(fake.base_url, fake.api_key, vid, dest)
+                shutil.rmtree(dest)
+                curl_s = run_curl(client.resolve_download(vid, fid).url, curl_out)
+                curl_out.unlink()
+                civkit_best, wall_best = min(civkit_best, seconds), min(wall_best, wall)
+                curl_best, peak = min(curl_best, curl_s), max(peak, rss)
+                print(f"round {i + 1}: civkit {size / seconds / 2**20:7.1f} MiB/s ({seconds:.2f}s, process "
+                      f"{wall:.2f}s, peak RSS {rss / 2**20:.1f} MiB)   curl {size / curl_s / 2**20:7.1f} MiB/s "
+                      f"({curl_s:.2f}s)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    ratio = curl_best / civkit_best
+    ratio_wall = curl_best / wall_best
+    print(f"best: civkit {size / civkit_best / 2**20:.1f} MiB/s with SHA256 verification, "
+          f"curl {size / curl_best / 2**20:.1f} MiB/s")
+    print(f"throughput ratio civkit/curl: {ratio:.2f}x (target >= 0.90; whole process incl. Python start-up: "
+          f"{ratio_wall:.2f}x)")
+    print(f"civkit peak RSS: {peak / 2**20:.1f} MiB (target < 150 MB)")
+    return 0 if ratio >= 0.9 and peak < 150 * 1000 * 1000 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""``civkit scan``, ``civkit triggers``, ``civkit updates``, ``civkit duplicates``: the local library.
+
+``--json``: ``scan`` prints one object per model file per line (path, sha256, autov2, status,
+model_id, version_id, model_name, version_name, base_model, trained_words, ...); ``triggers`` a JSON
+list of strings; ``updates`` one object per model with a newer version; ``duplicates`` one object
+per group of identical files. Exit codes: 0 done, 1 some files or Civitai failed, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from ..api.errors import CivitaiError
+from ..library import IndexUnavailable, LibraryIndex, ScanProgress, scan
+from ..library.queries import find_duplicates, find_updates
+from ..triggers import trigger_words_for
+from .main import UsageError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+
+SCAN_JSON_KEYS = ("path", "sha256", "autov1", "autov2", "autov3", "size", "status", "model_id", "version_id",
+                  "model_name", "version_name", "model_type", "base_model", "trained_words", "air", "error")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "scan", help="index model folders and link the files to Civitai",
+        description="Hash the model files under DIR (only new or changed ones), look them up on Civitai in "
+                    "bulk, and write .civitai.info, the A1111 .json and a preview next to linked files.",
+    )
+    p.add_argument("dirs", nargs="+", metavar="DIR")
+    p.add_argument("--no-lookup", action="store_true", help="only hash; do not ask Civitai")
+    p.add_argument("--no-sidecars", action="store_true", help="write no .civitai.info, .json or preview files")
+    p.add_argument("--refresh", action="store_true",
+                   help="ask Civitai again about every file, also those already linked or not found")
+    _json_option(p)
+    p.set_defaults(func=cmd_scan)
+
+    p = subparsers.add_parser(
+        "triggers", help="show a model file's trigger words",
+        description="Trigger words of a model file: Civitai's trained words (from the library index, a "
+                    "sidecar or a lookup by hash), else the training metadata in its safetensors header.",
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--offline", action="store_true", help="do not ask Civitai")
+    _json_option(p)
+    p.set_defaults(func=cmd_triggers)
+
+    p = subparsers.add_parser(
+        "updates", help="list linked models that have a newer version on Civitai",
+        description="Scan DIR (cheap when nothing changed), then ask Civitai, 100 models per request, "
+                    "whether a newer version of each linked model was published.",
+    )
+    p.add_argument("dirs", nargs="+", metavar="DIR")
+    _json_option(p)
+    p.set_defaults(func=cmd_updates)
+
+    p = subparsers.add_parser(
+        "duplicates", help="list identical model files (same SHA256) in several places",
+        description="Scan DIR without asking Civitai and list files with the same SHA256.",
+    )
+    p.add_argument("dirs", nargs="+", metavar="DIR")
+    _json_option(p)
+    p.set_defaults(func=cmd_duplicates)
+
+
+def _json_option(parser) -> None:
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="machine-readable output (same as the global --json)")
+
+
+def _wants_json(args, ctx) -> bool:
+    return bool(ctx.json or getattr(args, "json", False))
+
+
+def _check_dirs(dirs) -> list:
+    for d in dirs:
+        if not os.path.isdir(d):
+            what = "does not exist" if not os.path.exists(d) else "is not a folder"
+            raise UsageError(f"{d} {what}: give the folders that hold your models")
+    return list(dirs)
+
+
+def _open_index(ctx):
+    try:
+        return LibraryIndex(ctx.config.index_path)
+    except IndexUnavailable as exc:
+        print(f"civkit: {exc.message}", file=sys.stderr)
+        return None
+
+
+def _human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{n} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+class _ScanBar:
+    """A tqdm bar on stderr while files are hashed, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar = None
+        self.shown = 0
+
+    def __call__(self, p: ScanProgress) -> None:
+        if not self.enabled or p.phase != "hash" or not p.bytes_total:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=p.bytes_total, unit="B", unit_scale=True, unit_divisor=1024,
+                            desc="hashing", file=sys.stderr, leave=False)
+        if p.bytes_done > self.shown:
+            self.bar.update(p.bytes_done - self.shown)
+            self.shown = p.bytes_done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _run_scan(dirs, index, client, ctx, **kw):
+    bar = _ScanBar(not ctx.json)
+    try:
+        return scan(dirs, index, client, progress=bar, nsfw_previews=ctx.config.nsfw_previews, **kw)
+    finally:
+        bar.close()
+
+
+def _scan_record(entry) -> dict:
+    data = entry.to_json()
+    return {k: data.get(k) for k in SCAN_JSON_KEYS}
+
+
+def _describe(entry) -> str:
+    if entry.status == "linked":
+        base = f" [{entry.base_model}]" if entry.base_model else ""
+        return f"linked     {entry.model_name} — {entry.version_name}{base}"
+    if entry.status == "not_found":
+        return "not found  not on Civitai"
+    if entry.status == "error":
+        return f"error      {entry.error}"
+    return "hashed     not looked up"
+
+
+def cmd_scan(args, ctx) -> int:
+    ctx.json = _wants_json(args, ctx)
+    dirs = _check_dirs(args.dirs)
+    index = _open_index(ctx)
+    if index is None:
+        return EXIT_FAILURE
+    lookup = not args.no_lookup
+    client = ctx.client() if lookup else None
+    with index:
+        report = _run_scan(dirs, index, client, ctx, lookup=lookup, refresh=args.refresh,
+                           write_sidecars=ctx.config.write_sidecars and not args.no_sidecars)
+        entries = report.entries
+        if ctx.json:
+            for e in entries:
+                print(json.dumps(_scan_record(e), ensure_ascii=False))
+        else:
+            touched = set(report.touched)
+            for e in entries:
+                if e.path in touched:
+                    print(f"{_describe(e)}  {e.path}")
+            summary = (f"{report.files} model files: {report.new} new, {report.changed} changed, "
+                       f"{report.unchanged} unchanged")
+            if report.moved or report.removed:
+                summary += f", {report.moved} moved, {report.removed} gone"
+            print(summary)
+            if lookup:
+                print(f"Civitai: {report.linked} linked, {report.not_found} not on Civitai "
+                      f"({report.requests} requests)")
+        for path, message in report.errors:
+            print(f"civkit: {path}: {message}", file=sys.stderr)
+        for result in report.conflicts:
+            print(f"civkit: {result.message}", file=sys.stderr)
+        if report.lookup_error:
+            print(f"civkit: Civitai lookups stopped: {report.lookup_error}. The files are indexed; "
+                  "run the scan again to link them.", file=sys.stderr)
+    return EXIT_FAILURE if report.errors or report.lookup_error else EXIT_OK
+
+
+def cmd_triggers(args, ctx) -> int:
+    ctx.json = _wants_json(args, ctx)
+    path = args.file
+    if not os.path.isfile(path):
+        what = "is a folder, not a model file" if os.path.isdir(path) else "does not exist"
+        raise UsageError(f"{path} {what}")
+    index = _open_index(ctx)
+    client = None if args.offline else ctx.client()
+    try:
+        words = trigger_words_for(path, index, client)
+    except OSError as exc:
+        print(f"civkit: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        if index is not None:
+            index.close()
+    if ctx.json:
+        print(json.dumps(words, ensure_ascii=False))
+    elif words:
+        print(", ".join(words))
+    else:
+        print(f"civkit: no trigger words known for {path} (not on Civitai, no training metadata)", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_updates(args, ctx) -> int:
+    ctx.json = _wants_json(args, ctx)
+    dirs = _check_dirs(args.dirs)
+    index = _open_index(ctx)
+    if index is None:
+        return EXIT_FAILURE
+    client = ctx.client()
+    with index:
+        report = _run_scan(dirs, index, client, ctx, lookup=True, write_sidecars=False)
+        if report.lookup_error:
+            print(f"civkit: cannot reach Civitai: {report.lookup_error}", file=sys.stderr)
+            return EXIT_FAILURE
+        try:
+            updates = find_updates(report.entries, client)
+        except CivitaiError as exc:
+            print(f"civkit: cannot check for updates: {exc.message}", file=sys.stderr)
+            return EXIT_FAILURE
+    linked = [e for e in report.entries if e.status == "linked"]
+    for u in updates:
+        if ctx.json:
+            print(json.dumps(u.to_json(), ensure_ascii=False))
+            continue
+        have = ", ".join(sorted({c.version_name or str(c.version_id) for c in u.local}))
+        when = f", published {u.latest_published_at[:10]}" if u.latest_published_at else ""
+        print(f"{u.model_name}: you have {have}; newer: {u.latest_version_name}{when}")
+        print(f"    {client.api_base}/models/{u.model_id}?modelVersionId={u.latest_version_id}")
+        for c in u.local:
+            print(f"    {c.path}")
+    if not ctx.json:
+        models = len({e.model_id for e in linked})
+        print(f"{len(updates)} of {models} linked models have a newer version ({len(linked)} linked files)")
+    return EXIT_OK
+
+
+def cmd_duplicates(args, ctx) -> int:
+    ctx.json = _wants_json(args, ctx)
+    dirs = _check_dirs(args.dirs)
+    index = _open_index(ctx)
+    if index is None:
+        return EXIT_FAILURE
+    with index:
+        report = _run_scan(dirs, index, None, ctx, lookup=False, write_sidecars=False)
+        groups = find_duplicates(report.entries)
+    for path, message in report.errors:
+        print(f"civkit: {path}: {message}", file=sys.stderr)
+    for g in groups:
+        if ctx.json:
+            print(json.dumps(g.to_json(), ensure_ascii=False))
+            continue
+        name = f" {g.model_name} — {g.version_name}" if g.model_name else ""
+        note = " (hard links: no space wasted)" if g.hardlinked else f", {_human_size(g.wasted_bytes)} wasted"
+        print(f"{len(g.paths)} copies of {_human_size(g.size)}{name}{note}")
+        for path in g.paths:
+            print(f"    {path}")
+    if not ctx.json:
+        wasted = sum(g.wasted_bytes for g in groups)
+        print(f"{len(groups)} groups of identical files; {_human_size(wasted)} could be freed")
+    return EXIT_FAILURE if report.errors else EXIT_OK

@@ -1,0 +1,184 @@
+"""The byte-moving half of a download: resolve, fetch storage with Range, write, hash, retry.
+
+``TransferMixin`` is mixed into the download job (``download._Download``), which provides:
+``client``, ``version``, ``file``, ``dest_dir``, ``progress``, ``cancel``, ``expected_size``,
+``want`` (hash names), ``max_retries``, ``retry_delay``, ``sleep``, ``pipe`` (a HashPipeline),
+``_check_cancel()`` and ``_check_space(needed)``. ``self.have`` (bytes in the .part, all of them
+fed to the hasher) is the one truth across attempts.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import logging
+import os
+from typing import Optional
+
+from .download_errors import Cancelled, DownloadError, NotEnoughSpace, explain
+from .filenames import UnsafeFilename, safe_filename
+from .hashing import MultiHasher
+from .storage import StorageStream, TransferDropped
+
+log = logging.getLogger(__name__)
+
+WRITEBACK_STEP = 32 * 1024 * 1024
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+class TransferMixin:
+    def _rehash_prefix(self, fh, have: int) -> None:
+        fh.seek(0)
+        buf = bytearray(8 * 1024 * 1024)
+        view = memoryview(buf)
+        left = have
+        while left:
+            n = fh.readinto(view[: min(len(buf), left)])
+            if not n:
+                raise DownloadError("The partial download changed while it was read; run the download again.")
+            self.pipe.hasher.update(view[:n])  # nothing is queued yet: same thread is fine
+            left -= n
+            self._check_cancel()
+
+    def _fetch(self, fh, have: int, name: str) -> int:
+        """Stream the rest into ``fh``; returns the total size. Retries dropped connections.
+
+        ``self.have`` (bytes in the .part, all of them hashed) is the one truth across attempts.
+        """
+        self.have = have
+        failures = attempts = 0
+        while True:
+            self._check_cancel()
+            attempts += 1
+            start_have = self.have
+            try:
+                total = self._attempt(fh, name)
+                if total is None or self.have >= total:
+                    return self.have
+                raise TransferDropped(f"connection closed at {self.have} of {total} bytes")
+            except TransferDropped as exc:
+                if exc.restart:
+                    self._restart(fh)
+                failures = 1 if self.have > start_have else failures + 1
+                if failures > self.max_retries or attempts > self.max_retries * 4:
+                    raise DownloadError(
+                        f"The connection to Civitai's storage kept dropping ({attempts} tries; last: {exc}). "
+                        f"The partial file is kept ({human_size(self.have)}); run the download again to resume."
+                    ) from exc
+                log.info("download of %s interrupted (%s); resuming from %s", name, exc, human_size(self.have))
+                self.sleep(min(self.retry_delay * (2 ** (failures - 1)), 30.0))
+
+    def _attempt(self, fh, name: str) -> Optional[int]:
+        """One resolve + storage GET; returns the file's total size as storage reports it."""
+        self.progress("resolving", self.have, self.expected_size)
+        try:
+            resolved = self.client.resolve_download(self.version.id, self.file.id)
+        except Exception as exc:
+            if _is_network_error(exc):
+                raise TransferDropped(str(exc)) from exc
+            raise explain(exc) from exc
+        with StorageStream(self.client, resolved.url, self.have) as stream:
+            if stream.complete:  # 416: complete, or our .part is not a prefix of this file
+                if self.have and stream.total == self.have:
+                    return self.have
+                raise TransferDropped("storage answered 416 for the partial file", restart=True)
+            if stream.restart:  # a 200 although we asked for a range
+                self._restart(fh)
+            self._check_name(stream.disposition_name, name)
+            total = stream.total
+            if total is not None:
+                self._check_space(total - self.have)
+            self._stream(stream, fh, total)
+            return total
+
+    def _restart(self, fh) -> None:
+        log.info("starting %s over from byte 0", fh.name)
+        self.pipe.drain()
+        fh.seek(0)
+        fh.truncate(0)
+        self.have = 0
+        self.pipe.hasher = MultiHasher(self.want, total_size=None)
+
+    def _check_name(self, served: Optional[str], name: str) -> None:
+        if not served:
+            return
+        try:
+            served_safe = safe_filename(served)
+        except UnsafeFilename:
+            log.warning("storage sent an unusable file name %r; keeping %s", served, name)
+            return
+        expected = {name, self.file.name, getattr(self.file, "override_name", None)}
+        if served_safe not in expected and served not in expected:
+            log.warning("storage names the file %s, Civitai's file list says %s; saving as %s",
+                        served_safe, self.file.name, name)
+
+    def _stream(self, stream: StorageStream, fh, total: Optional[int]) -> None:
+        self.progress("downloading", self.have, total)
+        self.flushed = self.have
+        pipe = self.pipe
+        while True:
+            if self.cancel.is_set():
+                raise Cancelled("Download cancelled; the partial file is kept, so starting it again resumes it.")
+            buf = pipe.buffer()
+            try:
+                n = stream.read_into(buf)
+                if n:
+                    self._write_all(fh, memoryview(buf)[:n])
+            except BaseException:
+                pipe.give_back(buf)
+                raise
+            if not n:
+                pipe.give_back(buf)
+                return
+            pipe.feed(buf, n)
+            self.have += n
+            if self.have - self.flushed >= WRITEBACK_STEP:
+                pipe.after(functools.partial(_start_writeback, fh.fileno(), self.flushed, self.have - self.flushed))
+                self.flushed = self.have
+            self.progress("downloading", self.have, total)
+
+    def _write_all(self, fh, view: memoryview) -> None:
+        try:
+            while view:
+                written = fh.write(view)
+                view = view[written:]
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+                raise NotEnoughSpace(
+                    f"The disk filled up while downloading into {self.dest_dir}. The partial file is kept "
+                    f"({human_size(self.have)}); free some space and run the download again to resume."
+                ) from exc
+            raise
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Flush what is written so far, on the hashing thread while the network thread keeps going.
+
+    The fsync before the rename then has almost nothing left to do (it cost ~20% of a loopback
+    download when done all at the end), and on Linux FADV_DONTNEED lets the kernel drop the
+    flushed pages, so a many-GiB download does not crowd the page cache.
+    """
+    getattr(os, "fdatasync", os.fsync)(fd)
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is not None:
+        advise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    import requests
+
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+        return True
+    try:
+        from .api.errors import NetworkError
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, NetworkError)
+

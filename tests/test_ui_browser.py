@@ -1,0 +1,157 @@
+"""Headless Chromium drives ``civkit ui --demo``: search, open a model, download, see it in the Library.
+
+Debian's chromium (/usr/bin/chromium) through Playwright; no browser download. Screenshots of
+every view land in tests/artifacts/ui/ so a person can look at them.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+SHOTS = REPO / "tests" / "artifacts" / "ui"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WAIT_MS = 60_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def demo_app(tmp_path):
+    """``civkit ui --demo`` in a subprocess; yields its URL and its CIVKIT_HOME."""
+    home = tmp_path / "home"
+    env = dict(os.environ, CIVKIT_HOME=str(home), GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+    for name in ("CIVITAI_API_KEY", "CIVITAI_TOKEN", "CIVKIT_API_BASE"):
+        env.pop(name, None)
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "civkit.cli.main", "ui", "--demo", "--port", str(port)],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    url, seen = None, []
+    try:
+        while url is None:
+            line = lines.get(timeout=180)
+            seen.append(line)
+            if line.startswith("civkit UI: "):
+                url = line.split(": ", 1)[1].strip()
+        yield url, home
+    except queue.Empty:
+        pytest.fail("civkit ui --demo printed no URL:\n" + "".join(seen))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1300, "height": 1000})
+        finally:
+            browser.close()
+
+
+def _text(page, selector: str) -> str:
+    return page.locator(selector).first.inner_text()
+
+
+def _wait_text(page, selector: str, text: str) -> None:
+    page.wait_for_function(
+        "([sel, txt]) => { const el = document.querySelector(sel); return !!el && el.innerText.includes(txt); }",
+        arg=[selector, text], timeout=WAIT_MS)
+
+
+def _tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def _pick(page, dropdown_id: str, option_text: str) -> None:
+    page.locator(f"#{dropdown_id} input").first.click()
+    page.get_by_role("option", name=option_text).first.click()
+
+
+def test_demo_search_open_download_library(demo_app, page):
+    url, home = demo_app
+    page.goto(url)
+    page.wait_for_selector("#civkit_query textarea, #civkit_query input", timeout=WAIT_MS)
+
+    # Search, with NSFW models included: cards appear, an NSFW preview is blurred.
+    page.locator("#civkit_query textarea, #civkit_query input").first.fill("")
+    page.locator("#civkit_nsfw input").check()
+    page.locator("#civkit_search_btn").click()
+    page.wait_for_function("document.querySelectorAll('#civkit_results .civkit-card').length > 1", timeout=WAIT_MS)
+    assert "Anime Lineart Style" in _text(page, "#civkit_results")
+    assert page.locator("#civkit_results img.civkit-nsfw").count() >= 1
+    page.wait_for_timeout(500)  # let preview images paint
+    page.screenshot(path=str(SHOTS / "1-search.png"), full_page=True)
+
+    # Open a result from the picker: versions, files and trigger words show.
+    _pick(page, "civkit_pick", "Anime Lineart Style — LORA (#101)")
+    _wait_text(page, "#civkit_details", "animelineart")
+    assert "SD 1.5" in _text(page, "#civkit_details")
+    page.screenshot(path=str(SHOTS / "2-details.png"), full_page=True)
+
+    # Download: the status line ends in plain words.
+    page.locator("#civkit_download_btn").click()
+    _wait_text(page, "#civkit_download_status", "Done.")
+    status = _text(page, "#civkit_download_status")
+    assert "anime_lineart_v2.safetensors" in status and "animelineart" in status
+    page.screenshot(path=str(SHOTS / "3-downloaded.png"), full_page=True)
+    lora = home / "demo" / "models" / "Lora"
+    assert (lora / "anime_lineart_v2.safetensors").is_file()
+    assert (lora / "anime_lineart_v2.json").is_file() and (lora / "anime_lineart_v2.civitai.info").is_file()
+
+    # The Downloads tab lists it as done.
+    _tab(page, "Downloads")
+    _wait_text(page, "#civkit_downloads", "done")
+    assert "Anime Lineart Style" in _text(page, "#civkit_downloads")
+    page.screenshot(path=str(SHOTS / "4-downloads.png"), full_page=True)
+
+    # Library: scan, then the file is there with its trigger words and its prompt text.
+    _tab(page, "Library")
+    page.locator("#civkit_scan_btn").click()
+    _wait_text(page, "#civkit_scan_status", "Scan finished")
+    table = _text(page, "#civkit_library")
+    assert "anime_lineart_v2.safetensors" in table and "animelineart" in table and "on Civitai" in table
+    _pick(page, "civkit_lib_pick", "anime_lineart_v2.safetensors — Anime Lineart Style")
+    page.wait_for_function(
+        "() => { const t = document.querySelector('#civkit_prompt_text textarea');"
+        " return !!t && t.value.includes('<lora:anime_lineart_v2:1>'); }", timeout=WAIT_MS)
+    assert page.locator("#civkit_prompt_text textarea").input_value() == (
+        "<lora:anime_lineart_v2:1> animelineart, clean lineart")
+    page.screenshot(path=str(SHOTS / "5-library.png"), full_page=True)
+
+    # Settings: the key field is write-only; afterwards only "set" shows.
+    _tab(page, "Settings")
+    key_box = page.locator("#civkit_api_key input, #civkit_api_key textarea").first
+    key_box.fill("test-key-123")
+    page.locator("#civkit_save_key").click()
+    _wait_text(page, "#civkit_key_status", "An API key is set")
+    assert key_box.input_value() == ""
+    assert "test-key-123" not in page.content()
+    page.screenshot(path=str(SHOTS / "6-settings.png"), full_page=True)
