@@ -40,7 +40,7 @@ from .filelock import LockBusy, PartLock
 from .filenames import UnsafeFilename, safe_filename, suffixed_name, target_inside
 from .hashing import MultiHasher, has_blake3, hash_file
 from .hashpipe import HashPipeline
-from .transfer import TransferMixin, human_size
+from .transfer import Syncer, TransferMixin, human_size
 
 __all__ = [
     "Cancelled", "DownloadError", "DownloadResult", "FileConflict", "HashMismatch", "HtmlInsteadOfFile",
@@ -250,6 +250,7 @@ class _Download(TransferMixin):
         part = target.with_name(target.name + ".part")
         fh = self._open_part(part)
         self.pipe = HashPipeline(MultiHasher(self.want, total_size=None), size=CHUNK)
+        self.syncer = Syncer()
         try:
             size = have = os.fstat(fh.fileno()).st_size
             if self.expected_size and have > self.expected_size + 1024:
@@ -272,10 +273,12 @@ class _Download(TransferMixin):
                 resumed_from = 0
                 total, got, problem = self._fetch_and_check(fh, 0, target.name)
         except BaseException:
+            self.syncer.close()
             fh.close()
             self.pipe.close()
             self._drop_empty_part(part)
             raise
+        self.syncer.close()
         fh.close()
         self.pipe.close()
         if problem:

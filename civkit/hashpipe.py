@@ -8,13 +8,10 @@ chunk. Order is kept: buffers are hashed in the order they were fed.
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 
 from .hashing import MultiHasher
-
-_log = logging.getLogger(__name__)
 
 
 class HashPipeline:
@@ -40,10 +37,6 @@ class HashPipeline:
         """Hash ``buf[:n]`` next; the buffer returns to the pool afterwards."""
         self._todo.put((buf, n))
 
-    def after(self, action) -> None:
-        """Run ``action()`` on the hashing thread once everything fed before it is hashed."""
-        self._todo.put(action)
-
     def drain(self) -> None:
         """Wait until everything fed so far is hashed (before reading or replacing ``hasher``)."""
         done = threading.Event()
@@ -63,12 +56,6 @@ class HashPipeline:
                 return
             if isinstance(item, threading.Event):
                 item.set()
-                continue
-            if callable(item):
-                try:
-                    item()
-                except Exception as exc:  # an optional side task (e.g. writeback hints) never stops hashing
-                    _log.debug("hash pipeline side task failed: %s", exc)
                 continue
             buf, n = item
             try:

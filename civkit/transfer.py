@@ -3,6 +3,7 @@
 ``TransferMixin`` is mixed into the download job (``download._Download``), which provides:
 ``client``, ``version``, ``file``, ``dest_dir``, ``progress``, ``cancel``, ``expected_size``,
 ``want`` (hash names), ``max_retries``, ``retry_delay``, ``sleep``, ``pipe`` (a HashPipeline),
+``syncer`` (a Syncer),
 ``_check_cancel()`` and ``_check_space(needed)``. ``self.have`` (bytes in the .part, all of them
 fed to the hasher) is the one truth across attempts.
 """
@@ -10,9 +11,9 @@ fed to the hasher) is the one truth across attempts.
 from __future__ import annotations
 
 import errno
-import functools
 import logging
 import os
+import threading
 from typing import Optional
 
 from .download_errors import Cancelled, DownloadError, NotEnoughSpace, explain
@@ -140,7 +141,7 @@ class TransferMixin:
             pipe.feed(buf, n)
             self.have += n
             if self.have - self.flushed >= WRITEBACK_STEP:
-                pipe.after(functools.partial(_start_writeback, fh.fileno(), self.flushed, self.have - self.flushed))
+                self.syncer.request(fh.fileno())
                 self.flushed = self.have
             self.progress("downloading", self.have, total)
 
@@ -158,17 +159,47 @@ class TransferMixin:
             raise
 
 
-def _start_writeback(fd: int, offset: int, length: int) -> None:
-    """Flush what is written so far, on the hashing thread while the network thread keeps going.
+class Syncer:
+    """Flushes the .part to disk on its own thread while the download goes on.
 
-    The fsync before the rename then has almost nothing left to do (it cost ~20% of a loopback
-    download when done all at the end), and on Linux FADV_DONTNEED lets the kernel drop the
-    flushed pages, so a many-GiB download does not crowd the page cache.
+    The fsync before the rename then has almost nothing left to do (done all at the end it cost
+    ~20% of a loopback download), and on Linux FADV_DONTNEED lets the kernel drop the flushed pages,
+    so a many-GiB download does not crowd the page cache. Requests while a flush runs coalesce.
     """
-    getattr(os, "fdatasync", os.fsync)(fd)
-    advise = getattr(os, "posix_fadvise", None)
-    if advise is not None:
-        advise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+
+    def __init__(self):
+        self._wanted: Optional[int] = None
+        self._cond = threading.Condition()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="civkit-sync", daemon=True)
+        self._thread.start()
+
+    def request(self, fd: int) -> None:
+        with self._cond:
+            self._wanted = fd
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._wanted is None and not self._stop:
+                    self._cond.wait()
+                if self._wanted is None:
+                    return
+                fd, self._wanted = self._wanted, None
+            try:
+                getattr(os, "fdatasync", os.fsync)(fd)
+                advise = getattr(os, "posix_fadvise", None)
+                if advise is not None:
+                    advise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            except OSError as exc:  # only an optimisation: the final fsync still runs
+                log.debug("background flush failed: %s", exc)
 
 
 def _is_network_error(exc: BaseException) -> bool:

@@ -71,7 +71,7 @@ def _strip_token(url: Optional[str]) -> Optional[str]:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def _library_match(svc, folder_key: str, version_id: Optional[int], file_id: Optional[int]):
+def _library_match(svc, folder_key: str, version_id: Optional[int]):
     """A library entry of this version that lives inside the key's roots and still exists."""
     if version_id is None:
         return None
@@ -119,7 +119,7 @@ def from_reference(folder_key: str, ref: str, node_id=None) -> ResolvedFile:
         parsed = parse_ref(ref)
     except RefError as exc:
         raise NodeInputError(svc.error_message(exc)) from None
-    entry = _library_match(svc, folder_key, parsed.version_id, parsed.file_id)
+    entry = _library_match(svc, folder_key, parsed.version_id)
     if entry is not None:
         path, words = entry.path, list(entry.trained_words or ())
         sha256, version_id, file_id = entry.sha256, entry.version_id, parsed.file_id

@@ -18,20 +18,23 @@ import functools
 import logging
 import threading
 import time
-from urllib.parse import urlsplit
 
 try:  # ComfyUI ships aiohttp; elsewhere (Forge) this module is never used, but must import
     from aiohttp import web
 except ImportError:  # pragma: no cover
     web = None
 
+from .validate import (
+    PATH_FIELDS,
+    RequestRefused,
+    check_folder_key,
+    check_ref_source,
+    download_request,
+    int_or_none,
+)
+
 log = logging.getLogger(__name__)
 
-CIVITAI_HOSTS = frozenset({"civitai.com", "civitai.red", "civitai.green"})
-DOWNLOAD_FIELDS = frozenset({"ref", "model_id", "version_id", "file_id", "folder_key", "format", "size", "fp",
-                             "allow_unsafe"})
-PATH_FIELDS = frozenset({"path", "dest", "dest_dir", "destination", "directory", "dir", "folder", "filename",
-                         "file_name", "target", "output", "root"})
 SETTING_FIELDS = frozenset({"nsfw_previews", "write_sidecars", "subfolder_template"})
 
 # Error class name -> HTTP status; matched along the exception's MRO, so subclasses follow.
@@ -41,15 +44,6 @@ _STATUS_BY_ERROR = {
     "RegionBlocked": 451, "Archived": 410, "RateLimited": 429, "NotEnoughSpace": 507,
     "CivitaiError": 502,
 }
-
-
-class RequestRefused(Exception):
-    """A request civkit will not carry out; ``str()`` is the reason shown to the user."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 def json_error(message: str, status: int) -> web.Response:
@@ -100,91 +94,6 @@ async def _json_body(request: web.Request) -> dict:
 
 def _flag(value) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
-def _int_or_none(value, field: str):
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise RequestRefused(f"{field} must be a number, got {value!r}.") from None
-
-
-# ---------------------------------------------------------------------------- validation
-
-
-def allowed_hosts(api_base: str) -> set[str]:
-    hosts = set(CIVITAI_HOSTS) | {"www." + h for h in CIVITAI_HOSTS}
-    base = urlsplit(api_base)
-    if base.netloc:
-        hosts.add(base.netloc.lower())
-    return hosts
-
-
-def check_ref_source(ref: str, api_base: str) -> None:
-    """Refuse references that point anywhere but Civitai or the configured API base."""
-    text = ref.strip()
-    if not text:
-        raise RequestRefused("Say what to download: a Civitai URL, an AIR, or model@version ids.")
-    if text.lower().startswith("urn:"):
-        return  # an AIR names its source; parse_ref refuses non-Civitai sources
-    looks_like_url = "://" in text or "/" in text or text.lower().startswith("www.")
-    if not looks_like_url:
-        return
-    parsed = urlsplit(text if "://" in text else "https://" + text)
-    if parsed.scheme not in ("http", "https"):
-        raise RequestRefused(f"Downloads only come from Civitai over http(s), not {parsed.scheme}:.")
-    hosts = allowed_hosts(api_base)
-    netloc = parsed.netloc.lower().rsplit("@", 1)[-1]
-    if netloc not in hosts and (parsed.hostname or "").lower() not in hosts:
-        raise RequestRefused(
-            f"Downloads only come from Civitai (civitai.com) or the configured API base; "
-            f"{parsed.hostname or netloc} is neither."
-        )
-
-
-def check_folder_key(service, key) -> str | None:
-    if key in (None, ""):
-        return None
-    known = service.host.folder_keys()
-    if not isinstance(key, str) or key not in known:
-        names = ", ".join(sorted(known))
-        raise RequestRefused(f"Unknown model folder {key!r}: use one of {names}.")
-    return key
-
-
-def download_request(service, body: dict) -> tuple[str, dict]:
-    """Validate a download request body into ``(ref, keyword arguments)`` for start_download."""
-    path_like = sorted(set(body) & PATH_FIELDS)
-    if path_like:
-        raise RequestRefused(
-            f"civkit picks the file name and folder itself; send a folder_key instead of {', '.join(path_like)}."
-        )
-    unknown = sorted(set(body) - DOWNLOAD_FIELDS)
-    if unknown:
-        raise RequestRefused(f"Unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(DOWNLOAD_FIELDS))}.")
-    ref = body.get("ref")
-    if ref is None:
-        model_id = _int_or_none(body.get("model_id"), "model_id")
-        version_id = _int_or_none(body.get("version_id"), "version_id")
-        if version_id and model_id:
-            ref = f"{model_id}@{version_id}"
-        elif model_id:
-            ref = str(model_id)
-        else:
-            raise RequestRefused("Say what to download: ref, or model_id and version_id.")
-    if not isinstance(ref, str):
-        raise RequestRefused("ref must be text: a Civitai URL, an AIR, or model@version ids.")
-    check_ref_source(ref, service.config.api_base)
-    kwargs = {"file_id": _int_or_none(body.get("file_id"), "file_id"),
-              "folder_key": check_folder_key(service, body.get("folder_key"))}
-    for field in ("format", "size", "fp"):
-        if body.get(field):
-            kwargs[field] = str(body[field])
-    if body.get("allow_unsafe"):
-        kwargs["allow_unsafe"] = True
-    return ref.strip(), kwargs
 
 
 # ---------------------------------------------------------------------------- library scans
@@ -261,7 +170,7 @@ def register_routes(routes, service) -> ScanRunner:
     @handler
     async def search(request, svc):
         q = request.query
-        limit = _int_or_none(q.get("limit"), "limit") or 20
+        limit = int_or_none(q.get("limit"), "limit") or 20
         result = await _in_thread(
             svc.search, q.get("query") or None,
             types=tuple(t for v in q.getall("types", []) for t in v.split(",") if t),

@@ -13,23 +13,21 @@ def civkit_service():
     """The one CivkitService of this WebUI process, built on first use."""
     if "service" not in _state:
         from civkit.config import load_config
-        from civkit.hosts.a1111 import A1111Host, settings_from_opts
+        from civkit.hosts.a1111 import A1111Host, apply_webui_options
         from civkit.service import CivkitService
 
         service = CivkitService(load_config(), A1111Host())
-        service.update_settings(persist=False, **settings_from_opts(shared.opts))
+        apply_webui_options(service, shared.opts)
         _state["service"] = service
     return _state["service"]
 
 
-def _setting_changed(option_key, setting):
+def _setting_changed(setting):
     def apply():
-        if "service" in _state:  # settings are read on every change, not once at UI build
-            from civkit.hosts.a1111 import settings_from_opts
+        if "service" in _state:  # applied on every change, not read once at UI build
+            from civkit.hosts.a1111 import apply_webui_options
 
-            values = settings_from_opts(shared.opts)
-            if setting in values:
-                _state["service"].update_settings(persist=False, **{setting: values[setting]})
+            apply_webui_options(_state["service"], shared.opts, only=setting)
     return apply
 
 
@@ -39,7 +37,7 @@ def on_ui_settings():
     section = ("civkit", "civkit")
     for key, setting, default, label in WEBUI_OPTIONS:
         shared.opts.add_option(key, shared.OptionInfo(default, label, section=section,
-                                                      onchange=_setting_changed(key, setting)))
+                                                      onchange=_setting_changed(setting)))
 
 
 def on_ui_tabs():

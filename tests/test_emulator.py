@@ -691,3 +691,11 @@ def test_custom_catalog(tmp_path):
         assert len(get(fake, "/api/v1/models").json()["items"]) == 2
         fake.reset()
         assert len(get(fake, "/api/v1/models").json()["items"]) == 1
+
+
+def test_options_and_cors(fake_civitai):
+    r = requests.options(fake_civitai.base_url + "/api/v1/models", timeout=10)
+    assert r.status_code == 200 and r.content == b"" and r.headers["Access-Control-Allow-Origin"] == "*"
+    r = get(fake_civitai, "/api/v1/models?limit=1", fake_civitai.api_key)
+    assert r.headers["Cache-Control"] == "max-age=0, private, no-cache"
+    assert get(fake_civitai, "/api/v1/models?limit=1").headers["Cache-Control"].startswith("public")

@@ -152,10 +152,10 @@ def _odd_files(tmp_path):
 
 
 @pytest.mark.parametrize("parallel", [False, True])
-@pytest.mark.parametrize("block_size", [1, 7, 4096, 65537, 1_000_003, hashing.BLOCK_SIZE])
+@pytest.mark.parametrize("block_size", [1, 7, 4096, 65537, 1_000_003, None])
 def test_files_of_odd_sizes_match_the_reference(tmp_path, parallel, block_size):
     for name, (path, data) in _odd_files(tmp_path).items():
-        if block_size < 4096 and len(data) > 10_000:
+        if block_size is not None and block_size < 4096 and len(data) > 10_000:
             continue  # byte-sized blocks on megabytes would only make the test slow
         got = hash_file(path, ALL_HASHES, block_size=block_size, parallel=parallel)
         assert got.as_civitai() == reference(data), (name, block_size, parallel)

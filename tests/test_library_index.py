@@ -69,6 +69,17 @@ def test_entries_by_root_and_by_sha256(tmp_path):
     assert [e.path for e in index.entries_for(["/b/w", "/nope", "/a/x"])] == ["/b/w", "/a/x"]
 
 
+def test_version_paths(tmp_path):
+    index = LibraryIndex(tmp_path / "db.sqlite3")
+    index.upsert_many([
+        _entry("/a/x", status="linked", version_id=5), _entry("/a/y", status="linked", version_id=5),
+        _entry("/b/z", status="linked", version_id=6), _entry("/a/n", status="not_found"),
+    ])
+    assert index.version_paths() == {5: ["/a/x", "/a/y"], 6: ["/b/z"]}
+    assert index.version_paths(["/b"]) == {6: ["/b/z"]}
+    assert index.version_paths("/a") == {5: ["/a/x", "/a/y"]}
+
+
 def test_stat_map_in_one_query(tmp_path):
     index = LibraryIndex(tmp_path / "db.sqlite3")
     index.upsert(_entry("/a/x", status="not_found", checked_at=3.0))

@@ -131,6 +131,17 @@ def test_a_file_with_a_rewritten_header_is_found_by_autov3(emu, tmp_path):
     assert report.requests == 2
 
 
+def test_an_empty_payload_autov3_is_never_looked_up(emu, tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    raw = b'{"__metadata__":{"a":"b"}}'
+    (lib / "empty.safetensors").write_bytes(struct.pack("<Q", len(raw)) + raw)
+    index = _index(tmp_path)
+    report = scan([lib], index, _client(emu))
+    assert _api(emu) == ["/api/v1/model-versions/by-hash/ids"]  # no GET by-hash/E3B0C44298FC
+    assert report.not_found == 1 and index.entries()[0].status == "not_found"
+
+
 def test_unknown_files_are_not_found_and_asked_again_only_after_a_day(emu, tmp_path):
     lib = tmp_path / "lib"
     lib.mkdir()

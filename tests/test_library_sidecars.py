@@ -181,7 +181,7 @@ def test_write_civitai_info_never_replaces_another_version_silently(tmp_path):
     before = info.read_bytes()
     result = write_civitai_info(m, _version(m))
     assert result.status == "conflict"
-    assert "describes version 42" in result.message and "--refresh" in result.message
+    assert "describes version 42" in result.message and "delete it" in result.message
     assert info.read_bytes() == before
     assert write_civitai_info(m, _version(m), force=True).status == "written"
 

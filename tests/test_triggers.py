@@ -90,7 +90,8 @@ def prompts(draw):
     seps = draw(st.lists(_sep, min_size=len(items), max_size=len(items)))
     lead = draw(st.sampled_from(["", " ", "\n"]))
     tail = draw(st.sampled_from(["", " ", ",", ", ", "\n"]))
-    return lead + "".join(i + s for i, s in zip(items, seps))[: -1 or None] + tail
+    body = "".join(item + (seps[n] if n < len(items) - 1 else "") for n, item in enumerate(items))
+    return lead + body + tail
 
 
 @settings(max_examples=300, deadline=None, database=None)

@@ -87,7 +87,12 @@ def _wait_text(page, selector: str, text: str) -> None:
 
 
 def _tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
+    """gradio 5+ tabs have role=tab; gradio 3 and 4 tabs are plain buttons in the tab bar."""
+    tab = page.get_by_role("tab", name=name)
+    if tab.count():
+        tab.first.click()
+    else:
+        page.locator(".tab-nav button", has_text=name).first.click()
 
 
 def _pick(page, dropdown_id: str, option_text: str) -> None:
@@ -155,3 +160,22 @@ def test_demo_search_open_download_library(demo_app, page):
     assert key_box.input_value() == ""
     assert "test-key-123" not in page.content()
     page.screenshot(path=str(SHOTS / "6-settings.png"), full_page=True)
+
+
+def test_civkit_js_sends_to_the_prompt_once_through_update_input(page):
+    """javascript/civkit.js on a page shaped like the WebUI's prompt boxes."""
+    page.set_content(
+        "<div id='txt2img_prompt'><textarea>a cat</textarea></div>"
+        "<div id='img2img_prompt'><textarea></textarea></div>"
+        "<script>window.updates = []; function gradioApp() { return document; }"
+        " function updateInput(el) { window.updates.push(el.parentElement.id + '=' + el.value); }</script>")
+    page.add_script_tag(path=str(REPO / "javascript" / "civkit.js"))
+    text = "<lora:anime_lineart_v2:1> animelineart, clean lineart"
+    first = page.evaluate("(t) => civkitSendToPrompt('txt2img', t)", text)
+    second = page.evaluate("(t) => civkitSendToPrompt('txt2img', t)", text)
+    third = page.evaluate("(t) => civkitSendToPrompt('img2img', t)", text)
+    assert (first, second, third) == (True, False, True)
+    assert page.locator("#txt2img_prompt textarea").input_value() == f"a cat {text}"
+    assert page.locator("#img2img_prompt textarea").input_value() == text
+    assert page.evaluate("window.updates") == [f"txt2img_prompt=a cat {text}", f"img2img_prompt={text}"]
+    assert page.evaluate("civkitSendToPrompt('txt2img', '')") is False

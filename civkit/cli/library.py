@@ -196,7 +196,11 @@ def cmd_triggers(args, ctx) -> int:
         what = "is a folder, not a model file" if os.path.isdir(path) else "does not exist"
         raise UsageError(f"{path} {what}")
     index = _open_index(ctx)
-    client = None if args.offline else ctx.client()
+    client = None
+    if not args.offline:  # few retries: offline, the header's words are better than a long wait
+        from ..api import CivitaiClient
+
+        client = CivitaiClient(ctx.config.api_base, ctx.config.api_key, max_attempts=2)
     try:
         words = trigger_words_for(path, index, client)
     except OSError as exc:

@@ -163,6 +163,24 @@ WEBUI_OPTIONS = (
 )
 
 
+def apply_webui_options(service, opts, only: Optional[str] = None) -> None:
+    """Give the running service the WebUI's civkit options (all, or the one that changed).
+
+    Called at start and from each option's ``onchange``, so a change applies at once (settings
+    read once at UI build were a known trap of older extensions). An emptied API base falls back
+    to civkit's own (environment, config file, https://civitai.com).
+    """
+    values = settings_from_opts(opts)
+    if "api_base" not in values:
+        from ..config import load_config
+
+        values["api_base"] = load_config().api_base
+    if only is not None:
+        values = {k: v for k, v in values.items() if k == only}
+    if values:
+        service.update_settings(persist=False, **values)
+
+
 def settings_from_opts(opts) -> dict:
     """civkit settings from WebUI options; an empty API base means "civkit's own default"."""
     values = {}

@@ -235,6 +235,21 @@ class LibraryIndex:
                     found[row["path"]] = _entry_from_row(row)
         return [found[p] for p in wanted if p in found]
 
+    def version_paths(self, root=None) -> dict:
+        """version id -> [paths] of linked files (optionally under ``root``: a path or a list), one light query."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT version_id, path FROM files WHERE status='linked' AND version_id IS NOT NULL ORDER BY path"
+            ).fetchall()
+        roots = None
+        if root is not None:
+            roots = [str(root)] if isinstance(root, (str, os.PathLike)) else [str(r) for r in root]
+        out: dict = {}
+        for version_id, path in rows:
+            if roots is None or _under(path, roots):
+                out.setdefault(int(version_id), []).append(path)
+        return out
+
     def by_sha256(self, sha256) -> list:
         with self._lock:
             rows = self._conn.execute(
@@ -245,22 +260,6 @@ class LibraryIndex:
     def count(self) -> int:
         with self._lock:
             return self._conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
-
-    def version_paths(self, root=None) -> dict:
-        """version id -> [paths] of files linked to a Civitai version, optionally under ``root``
-        (a folder or a list of them). One light query: what "in library" badges need."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT version_id, path FROM files WHERE version_id IS NOT NULL ORDER BY path"
-            ).fetchall()
-        roots = None
-        if root is not None:
-            roots = [str(root)] if isinstance(root, (str, os.PathLike)) else [str(r) for r in root]
-        out: dict = {}
-        for version_id, path in rows:
-            if roots is None or _under(path, roots):
-                out.setdefault(int(version_id), []).append(path)
-        return out
 
     # -- writing ---------------------------------------------------------------------------
     def upsert(self, entry: LibraryEntry) -> None:

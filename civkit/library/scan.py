@@ -96,8 +96,9 @@ def scan(roots, index: LibraryIndex, client=None, *, lookup: bool = True, write_
     report = ScanReport(roots=roots, index=index)
     notify = progress or (lambda p: None)
 
-    files, walk_errors, scanned_roots, sidecars = walk_models(roots, MODEL_EXTENSIONS)
-    report.errors.extend(walk_errors)
+    walk = walk_models(roots, MODEL_EXTENSIONS)
+    files, sidecars = walk.files, walk.sidecars
+    report.errors.extend(walk.errors)
     report.files = len(files)
     report._paths = sorted(files)
     notify(ScanProgress("walk", len(files), len(files)))
@@ -126,8 +127,9 @@ def scan(roots, index: LibraryIndex, client=None, *, lookup: bool = True, write_
                 report.changed += 1
             to_read.append((path, st))
 
-    # Forget files that are gone (only under roots that could be walked).
-    gone = [p for p in known if p not in files and any(_under(p, r) for r in scanned_roots)]
+    # Forget files that are gone (only under roots and folders that could be listed).
+    gone = [p for p in known if p not in files and any(_under(p, r) for r in walk.roots)
+            and not any(_under(p, u) for u in walk.unlisted)]
     moved_from = _moved_candidates(index, gone, to_read)
 
     writer = BatchWriter(index)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -36,26 +37,32 @@ def sidecar_candidates(path: str) -> tuple:
             path + ".rgthree-info.json", base + ".sha256")
 
 
-def walk_models(roots, extensions) -> tuple:
-    """Every model file under ``roots``: ({real path: stat}, [(path, error)], [real roots walked],
-    {paths of sidecar-looking files}).
+@dataclass
+class Walk:
+    files: dict = field(default_factory=dict)       # real path -> stat
+    errors: list = field(default_factory=list)      # [(path, message)]
+    roots: list = field(default_factory=list)       # real roots that could be walked
+    unlisted: list = field(default_factory=list)    # folders that could not be listed
+    sidecars: set = field(default_factory=set)      # sidecar-looking paths seen
+
+
+def walk_models(roots, extensions) -> Walk:
+    """Every model file under ``roots``, the sidecars next to them, and what could not be read.
 
     One ``stat`` per model file (``DirEntry.stat``); directory entries come with their type, so
     nothing else is asked of the file system. Hidden files and folders are skipped, and so are
     ``.part`` downloads and sidecars (they do not have a model extension). Symlinked folders are
     followed once.
     """
-    files: dict = {}
-    errors: list = []
-    walked: list = []
+    walk = Walk()
+    files, errors, sidecars = walk.files, walk.errors, walk.sidecars  # sidecars: new files without any cost no stat
     visited: set = set()
-    sidecars: set = set()  # so new files without sidecars cost no extra stat
     for root in roots:
         real_root = os.path.realpath(root)
         if not os.path.isdir(real_root):
             errors.append((str(root), "not a folder (or it does not exist)"))
             continue
-        walked.append(real_root)
+        walk.roots.append(real_root)
         stack = [real_root]
         while stack:
             folder = stack.pop()
@@ -66,6 +73,7 @@ def walk_models(roots, extensions) -> tuple:
                 it = os.scandir(folder)
             except OSError as exc:
                 errors.append((folder, f"cannot list this folder: {exc.strerror or exc}"))
+                walk.unlisted.append(folder)
                 continue
             with it:
                 for entry in it:
@@ -90,7 +98,7 @@ def walk_models(roots, extensions) -> tuple:
                     path = os.path.realpath(entry.path) if entry.is_symlink() else entry.path
                     if path not in files and _is_regular(st):
                         files[path] = st
-    return files, errors, walked, sidecars
+    return walk
 
 
 def _is_regular(st: os.stat_result) -> bool:

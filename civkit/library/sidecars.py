@@ -176,7 +176,7 @@ def write_civitai_info(model_path, version, *, model=None, force: bool = False,
             return SidecarResult(
                 path, "conflict",
                 f"{path.name} describes version {existing.get('id')}, but this file is version "
-                f"{new.get('id')}; left as it is (rerun with --refresh to replace it)",
+                f"{new.get('id')}; left as it is (delete it to let civkit write the right one)",
             )
     extensions = {}
     if isinstance(existing, dict) and isinstance(existing.get("extensions"), dict):

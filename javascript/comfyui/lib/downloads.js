@@ -6,7 +6,8 @@ export const ACTIVE_STATES = new Set(["queued", "resolving", "downloading", "ver
 export const FINISHED_STATES = new Set(["done", "skipped"]);
 
 export function taskProgress(task) {
-  if (FINISHED_STATES.has(task.state)) return 1;
+  // "verifying" comes after the last byte: the bar is full while the SHA256 is checked
+  if (FINISHED_STATES.has(task.state) || task.state === "verifying") return 1;
   if (!task.total) return 0;
   return Math.max(0, Math.min(1, (task.bytes || 0) / task.total));
 }
@@ -33,7 +34,7 @@ export class DownloadTracker {
     const merged = { ...(previous || {}), ...task, id };
     this.tasks.set(id, merged);
     if (fromEvent) this.lastEvent = Date.now();
-    for (const fn of this.listeners) fn(merged, previous);
+    for (const fn of this.listeners) fn(merged, previous, fromEvent);
     this.ensurePolling();
   }
 

@@ -128,7 +128,11 @@ export class LibraryView {
         entry.size ? h("span", {}, formatBytes(entry.size)) : null),
       words.length
         ? h("div", { class: "civkit-words", "aria-label": "Trigger words (click to copy)" },
-          words.map((w) => h("button", { class: "civkit-word", title: "Click to copy", on: { click: () => this.copy(w) } }, w)))
+          words.map((w) => h("button", { class: "civkit-word", title: "Click to copy", on: { click: () => this.copy(w) } }, w)),
+          words.length > 1
+            ? h("button", { class: "civkit-btn small", title: "Copy every trigger word, comma-separated",
+              on: { click: () => this.copy(words.join(", ")) } }, "copy all")
+            : null)
         : null,
       entry.error ? h("div", { class: "civkit-error" }, entry.error) : null);
   }

@@ -46,7 +46,7 @@ export class SearchView {
     this.cursor = null;
     this.loading = false;
     this.root = this.build();
-    tracker.onChange((task, previous) => this.onTask(task, previous));
+    tracker.onChange((task, previous, live) => this.onTask(task, previous, live));
   }
 
   build() {
@@ -214,7 +214,7 @@ export class SearchView {
     const retry = task && (task.state === "failed" || task.state === "cancelled");
     ctl.action.append(h("button", { class: "civkit-btn primary", on: { click: () => (retry && task.state === "failed" ? this.retry(task) : this.download(ctl)) } },
       retry && task.state === "failed" ? "Retry download" : "Download"));
-    if (task && task.state === "failed" && task.message) ctl.action.append(h("div", { class: "civkit-error", title: task.message }, "failed"));
+    if (task && task.state === "failed" && task.message) ctl.action.append(h("div", { class: "civkit-error" }, task.message));
   }
 
   async download(ctl) {
@@ -247,11 +247,12 @@ export class SearchView {
     }
   }
 
-  onTask(task, previous) {
+  // live: the update came from an event (not from listing old tasks when the panel opened)
+  onTask(task, previous, live) {
     const vid = String(task.version_id ?? task._versionId ?? "");
     const ctl = this.cards.get(vid);
     if (ctl && String(ctl.versionSelect.value) === vid) this.renderAction(ctl);
-    const wasActive = !previous || ACTIVE_STATES.has(previous.state);
+    const wasActive = previous ? ACTIVE_STATES.has(previous.state) : live;
     if (wasActive && task.state === "failed") this.toast("error", `Download failed: ${task.model_name || ""}`.trim(), task.message || "");
     if (wasActive && FINISHED_STATES.has(task.state) && previous) {
       this.toast("success", "Download finished", `${task.model_name || "Model"} is in your library.`);

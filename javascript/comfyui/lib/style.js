@@ -73,7 +73,8 @@ const CSS = `
   transition: width .2s; }
 .civkit-progress .label { position: relative; font-size: 12px; line-height: 24px; padding: 0 8px;
   white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.civkit-actions { display: flex; gap: 6px; align-items: center; margin-top: 2px; }
+.civkit-actions { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin-top: 2px; }
+.civkit-actions > .civkit-error { flex-basis: 100%; }
 .civkit-actions > .civkit-progress, .civkit-actions > .civkit-btn.primary, .civkit-actions > .civkit-btn.done { flex: 1; }
 .civkit-lib { display: flex; flex-direction: column; gap: 8px; margin-top: 10px; }
 .civkit-entry { padding: 8px; border: 1px solid var(--ck-border); border-radius: 8px; background: var(--ck-bg2); }

@@ -1,0 +1,111 @@
+"""Requests needed to identify a library of N files against the Civitai emulator.
+
+    python benchmarks/bench_identify.py --files 1000
+
+Publishes N small distinct files in a fresh emulator catalog (plus --unknown files Civitai does
+not know, as .ckpt, and --edited safetensors whose header was rewritten so only AutoV3 finds
+them), scans them with lookups on, and counts the requests the emulator saw. Baseline: one
+``GET by-hash/<sha256>`` per file, what single-file tools do. Target (issue 3): <= 12 for 1,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import struct
+from collections import Counter
+
+from _common import machine_line, temp_dir, timed
+
+from civkit.api import CivitaiClient
+from civkit.library import LibraryIndex, scan
+from civkit.testing import Catalog, FakeCivitai
+from civkit.testing.files import safetensors_bytes
+
+TARGET_PER_1000 = 12
+
+
+def publish_bulk(catalog, folder, n: int) -> None:
+    """n small distinct files, each published as a one-version model (cloned from one template:
+    ``add_file_model`` hashes every file and rewrites its cache, too slow for thousands)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    first = folder / "bulk-00000.ckpt"
+    first.write_bytes(b"bulk model 0")
+    template = catalog.add_file_model(first, name="Bulk 0")
+    for i in range(1, n):
+        path = folder / f"bulk-{i:05}.ckpt"
+        data = f"bulk model {i}".encode()
+        path.write_bytes(data)
+        sha = hashlib.sha256(data).hexdigest().upper()
+        m = copy.deepcopy(template)
+        mid, vid, fid = catalog.allocate("model"), catalog.allocate("version"), catalog.allocate("file")
+        m["id"], m["name"] = mid, f"Bulk {i}"
+        v = m["modelVersions"][0]
+        v["id"], v["modelId"], v["air"] = vid, mid, f"urn:air:sd1:lora:civitai:{mid}@{vid}"
+        for img in v["images"]:
+            img["_versionId"], img["_modelId"] = vid, mid
+        v["files"][0].update(id=fid, name=path.name, sizeKB=len(data) / 1024,
+                             hashes={"SHA256": sha, "AutoV2": sha[:10]})
+        catalog.add_model(m, {fid: path})
+
+
+def publish_edited(catalog, folder, n: int) -> None:
+    """n safetensors published as-is, then written locally with a rewritten header."""
+    for i in range(n):
+        src = folder.parent / f"orig-{i}.safetensors"
+        src.write_bytes(safetensors_bytes({"ss_output_name": f"e{i}"}, 256, f"edited{i}"))
+        catalog.add_file_model(src, name=f"Edited {i}")
+        raw = src.read_bytes()
+        (size,) = struct.unpack("<Q", raw[:8])
+        header = json.loads(raw[8 : 8 + size])
+        header["__metadata__"]["edited"] = "by a metadata editor"
+        body = json.dumps(header).encode()
+        (folder / f"edited-{i}.safetensors").write_bytes(struct.pack("<Q", len(body)) + body + raw[8 + size :])
+
+
+def _route(path: str) -> str:
+    path = path.split("?")[0]
+    if "/by-hash/" in path and not path.endswith("/ids"):
+        return path.rsplit("/", 1)[0] + "/<hash>"
+    return path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", type=int, default=1000, help="files known to Civitai (default 1000)")
+    parser.add_argument("--unknown", type=int, default=0, help="extra files Civitai does not know")
+    parser.add_argument("--edited", type=int, default=0, help="extra safetensors only AutoV3 can find")
+    args = parser.parse_args(argv)
+    print(machine_line())
+    with temp_dir() as tmp:
+        catalog = Catalog(tmp / "catalog")
+        lib = tmp / "lib"
+        publish_bulk(catalog, lib, args.files)
+        publish_edited(catalog, lib, args.edited)
+        for i in range(args.unknown):
+            (lib / f"unknown-{i}.ckpt").write_bytes(f"nobody knows {i}".encode())
+        total = args.files + args.edited + args.unknown
+        with FakeCivitai(catalog=catalog) as fake:
+            client = CivitaiClient(fake.base_url, rate_per_second=None)
+            index = LibraryIndex(tmp / "index.sqlite3")
+            wall, _cpu, report = timed(lambda: scan([lib], index, client, write_sidecars=False))
+            routes = Counter(f"{m} {_route(p)}" for m, p, _a in fake.request_log)
+            used = fake.count("/api/")
+        print(f"{total} files ({args.files} known, {args.edited} header-edited, {args.unknown} unknown) "
+              f"scanned and looked up in {wall:.2f} s")
+        print(f"linked {report.linked}, not found {report.not_found}, errors {len(report.errors)}")
+        for route, n in sorted(routes.items()):
+            print(f"  {n:5d}  {route}")
+        baseline = total
+        print(f"requests used: {used} (one GET by-hash per file would be {baseline}: {baseline / max(used, 1):.0f}x more)")
+        if args.edited == 0 and args.unknown == 0:
+            target = TARGET_PER_1000 * max(1, -(-args.files // 1000))
+            print(f"target <= {target} for {args.files} files: {'OK' if used <= target else 'MISSED'}")
+        index.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
