@@ -37,29 +37,38 @@ print(json.dumps({"seconds": elapsed, "bytes": result.bytes, "sha256": result.sh
 """
 
 
-def run_civkit(base: str, key: str, vid: int, dest: Path) -> tuple[float, float, int]:
-    """(seconds inside download_file, wall seconds, peak RSS bytes) of one civkit download process."""
+def _wait(proc: subprocess.Popen) -> tuple[int, object]:
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage
+
+
+def run_civkit(base: str, key: str, vid: int, dest: Path) -> tuple[float, float, int, float]:
+    """(seconds inside download_file, wall seconds, peak RSS bytes, CPU seconds) of one civkit process."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", CHILD, base, key, str(vid), str(dest)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = proc.stdout.read()
     err = proc.stderr.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    code, usage = _wait(proc)
     wall = time.perf_counter() - t0
-    if proc.returncode != 0:
+    if code != 0:
         raise SystemExit(f"civkit download failed:\n{err.decode(errors='replace')}")
     data = json.loads(out)
     if data["sha256"] != data["expected"]:
         raise SystemExit("civkit's download did not verify")
     rss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)  # Linux reports KiB
-    return data["seconds"], wall, rss
+    return data["seconds"], wall, rss, usage.ru_utime + usage.ru_stime
 
 
-def run_curl(url: str, out: Path) -> float:
+def run_curl(url: str, out: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of ``curl -s -o``."""
     t0 = time.perf_counter()
-    subprocess.run(["curl", "-s", "-o", str(out), url], check=True)
-    return time.perf_counter() - t0
+    proc = subprocess.Popen(["curl", "-s", "-o", str(out), url])
+    code, usage = _wait(proc)
+    if code != 0:
+        raise SystemExit(f"curl failed with exit code {code}")
+    return time.perf_counter() - t0, usage.ru_utime + usage.ru_stime
 
 
 def main(argv=None) -> int:
@@ -86,18 +95,20 @@ def main(argv=None) -> int:
             run_curl(client.resolve_download(vid, fid).url, curl_out)  # warm the page cache
             civkit_best, curl_best, wall_best, peak = float("inf"), float("inf"), float("inf"), 0
             pair_ratios = []
+            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+            print(f"load average before: {load:.1f} on {os.cpu_count()} CPUs (other work skews the ratio)")
             for i in range(args.rounds):
                 dest = work / f"civkit-{i}"
-                seconds, wall, rss = run_civkit(fake.base_url, fake.api_key, vid, dest)
+                seconds, wall, rss, civkit_cpu = run_civkit(fake.base_url, fake.api_key, vid, dest)
                 shutil.rmtree(dest)
-                curl_s = run_curl(client.resolve_download(vid, fid).url, curl_out)
+                curl_s, curl_cpu = run_curl(client.resolve_download(vid, fid).url, curl_out)
                 curl_out.unlink()
                 pair_ratios.append(curl_s / seconds)
                 civkit_best, wall_best = min(civkit_best, seconds), min(wall_best, wall)
                 curl_best, peak = min(curl_best, curl_s), max(peak, rss)
                 print(f"round {i + 1}: civkit {size / seconds / 2**20:7.1f} MiB/s ({seconds:.2f}s, process "
-                      f"{wall:.2f}s, peak RSS {rss / 2**20:.1f} MiB)   curl {size / curl_s / 2**20:7.1f} MiB/s "
-                      f"({curl_s:.2f}s)")
+                      f"{wall:.2f}s, CPU {civkit_cpu:.2f}s, peak RSS {rss / 2**20:.1f} MiB)   curl {size / curl_s / 2**20:7.1f} "
+                      f"MiB/s ({curl_s:.2f}s, CPU {curl_cpu:.2f}s)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ratio = curl_best / civkit_best

@@ -88,7 +88,10 @@ def choose_file(
         ]
         if not picked:
             wanted = " ".join(f"{k}={v}" for k, v in (("format", format), ("size", size), ("fp", fp)) if v)
-            raise DownloadError(f"{label} has no file with {wanted}. Its files: {_listing(candidates)}.")
+            hint = ""
+            if any(f.type == "Training Data" for f in files) and not include_training_data:
+                hint = " (Training Data archives are left out unless you pass --include-training-data)"
+            raise DownloadError(f"{label} has no file with {wanted}{hint}. Its files: {_listing(candidates)}.")
         candidates = picked
         # The most "main" of the matches: primary first, then model files over extras, SafeTensor first.
         candidates.sort(key=lambda f: (not f.primary, f.type not in ("Model", "Pruned Model"), is_pickle(f)))

@@ -154,3 +154,40 @@ def test_subfolder_template_is_sanitised(tmp_path):
     assert tmp_path.resolve() in inside.resolve().parents
     with pytest.raises(ValueError):
         join_inside(tmp_path, "../outside")
+
+
+def test_standalone_host(tmp_path):
+    from civkit.hosts import StandaloneHost
+
+    models = tmp_path / "models"
+    host = StandaloneHost(models)  # empty -> ComfyUI layout
+    assert host.layout == "comfyui" and host.name == "standalone"
+    assert host.folder_for("LoCon") == models / "loras"
+    assert host.folder_for("Poses") == models / "civkit_other" / "Poses"
+    keys = host.folder_keys()
+    assert keys["loras"] == [models / "loras"] and keys["civkit_other"] == [models / "civkit_other"]
+    assert set(host.model_roots()) >= {models / "loras", models / "checkpoints", models / "civkit_other"}
+    assert host.folder_for_key("vae") == models / "vae"
+    with pytest.raises(KeyError):
+        host.folder_for_key("nope")
+    templated = StandaloneHost(models, "comfyui", subfolder_template="{base_model}/{type}")
+    assert templated.target_folder("LORA", base_model="SDXL 1.0") == models / "loras" / "SDXL 1.0" / "LORA"
+    assert templated.target_folder("LORA", folder_key="vae", base_model="../x") == models / "vae" / "_x" / "LORA"
+    with pytest.raises(ValueError, match="unknown model folder"):
+        templated.target_folder("LORA", folder_key="nope")
+
+
+def test_standalone_host_a1111_and_exact_target(tmp_path):
+    from civkit.hosts import StandaloneHost
+
+    models = tmp_path / "webui" / "models"
+    (models / "Stable-diffusion").mkdir(parents=True)
+    (models / "Lora").mkdir()
+    host = StandaloneHost(models)
+    assert host.layout == "a1111"
+    assert host.folder_for("TextualInversion") == tmp_path / "webui" / "embeddings"
+    assert tmp_path / "webui" / "embeddings" in host.model_roots()
+    exact = StandaloneHost(models, target=tmp_path / "here")
+    assert exact.folder_for("Checkpoint") == exact.folder_for("VAE") == tmp_path / "here"
+    with pytest.raises(ValueError, match="unknown layout"):
+        StandaloneHost(models, "invokeai")

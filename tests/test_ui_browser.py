@@ -179,3 +179,60 @@ def test_civkit_js_sends_to_the_prompt_once_through_update_input(page):
     assert page.locator("#img2img_prompt textarea").input_value() == text
     assert page.evaluate("window.updates") == [f"txt2img_prompt=a cat {text}", f"img2img_prompt={text}"]
     assert page.evaluate("civkitSendToPrompt('txt2img', '')") is False
+
+
+@pytest.fixture
+def webui_page(tmp_path):
+    """tests/a1111_standins/webui_page.py: the civkit tab rendered inside a WebUI-shaped page."""
+    port = _free_port()
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1", WEBUI_PAGE_SECONDS="600")
+    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "a1111_standins" / "webui_page.py"), str(port),
+                             str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    seen = []
+    try:
+        while True:
+            line = lines.get(timeout=180)
+            seen.append(line)
+            if line.startswith("webui page: "):
+                break
+        yield line.split(": ", 1)[1].strip()
+    except queue.Empty:
+        pytest.fail("the WebUI-shaped page did not start:\n" + "".join(seen))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+def test_send_to_txt2img_prompt_inside_a_webui_shaped_page(webui_page, page):
+    page.goto(webui_page)
+    page.wait_for_selector("#txt2img_prompt textarea", timeout=WAIT_MS)
+    page.locator("#txt2img_prompt textarea").fill("a lighthouse")
+    _tab(page, "Civitai")
+    _tab(page, "Library")
+    page.locator("#civkit_lib_refresh").click()
+    _wait_text(page, "#civkit_library", "anime_lineart_v2.safetensors")
+    _pick(page, "civkit_lib_pick", "anime_lineart_v2.safetensors — Anime Lineart Style")
+    page.wait_for_function(
+        "() => { const t = document.querySelector('#civkit_prompt_text textarea');"
+        " return !!t && t.value.includes('animelineart'); }", timeout=WAIT_MS)
+    page.screenshot(path=str(SHOTS / "7-webui-library.png"), full_page=True)
+    send = page.locator("#civkit_send_txt2img")
+    send.click()
+    expected = "a lighthouse <lora:anime_lineart_v2:1> animelineart, clean lineart"
+    page.wait_for_function(
+        "(want) => document.querySelector('#txt2img_prompt textarea').value === want", arg=expected,
+        timeout=WAIT_MS)
+    _tab(page, "Civitai")
+    send.click()  # a second press adds nothing
+    _tab(page, "txt2img")
+    page.locator("#echo_btn").click()
+    page.wait_for_function(
+        "(want) => document.querySelector('#echo textarea').value === want", arg=expected, timeout=WAIT_MS)
+    assert page.locator("#txt2img_prompt textarea").input_value() == expected
+    page.screenshot(path=str(SHOTS / "8-webui-txt2img.png"), full_page=True)

@@ -52,12 +52,3 @@ def enable_queue(blocks):
         return blocks.queue(concurrency_count=CONCURRENCY)
     return blocks.queue(default_concurrency_limit=CONCURRENCY)
 
-
-def gallery_kw(**kw) -> dict:
-    """Keep only the gallery keywords all versions share (``columns``, ``height``, ...)."""
-    return kw
-
-
-def update(**kw) -> dict:
-    """``gr.update`` — a dict in every supported version."""
-    return gr.update(**kw)

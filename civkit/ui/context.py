@@ -29,6 +29,3 @@ class UiContext:
             message = f"Something went wrong ({type(exc).__name__}: {exc}). The log has the details."
         return redact(str(message), getattr(self.service.config, "api_key", None))
 
-
-# Failures a handler reports in the UI instead of raising (gradio would show a bare "Error").
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = (Exception,)
