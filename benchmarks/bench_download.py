@@ -1,12 +1,14 @@
 """civkit's verified download against ``curl -s -o`` of the same storage URL, on loopback.
 
-    python benchmarks/bench_download.py [--size-mb 1024] [--rounds 3]
+    python benchmarks/bench_download.py [--size-mb 1024] [--rounds 5]
 
 The emulator serves one ``size``-MiB safetensors file. Each round runs, in separate processes,
-civkit's ``download_file`` (resolve the 307 + stream + SHA256 verification + atomic move) and
-``curl -s -o`` of a storage URL from ``client.resolve_download``. Reported: best-of-rounds
-throughput of each, the ratio civkit/curl (target >= 0.9), and the civkit process's peak RSS
-(``os.wait4`` rusage of that child; target < 150 MB).
+civkit's ``download_file`` (resolve the 307 + stream + SHA256 verification + fsync + atomic move)
+and ``curl -s -o`` of a storage URL from ``client.resolve_download`` (``os.sync()`` before each, so
+neither pays for the other's dirty pages). Reported: best-of-rounds throughput of each, the ratio
+civkit/curl (target >= 0.9), the median per-round ratio, CPU seconds of both, and the civkit
+process's peak RSS (``os.wait4`` rusage of that child; target < 150 MB). Other load on the machine
+skews the ratio: civkit spends more CPU (the SHA256), which a busy machine turns into time.
 """
 
 from __future__ import annotations
@@ -71,6 +73,11 @@ def run_curl(url: str, out: Path) -> tuple[float, float]:
     return time.perf_counter() - t0, usage.ru_utime + usage.ru_stime
 
 
+def _settle() -> None:
+    if hasattr(os, "sync"):
+        os.sync()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=1024)
@@ -93,15 +100,20 @@ def main(argv=None) -> int:
             client = CivitaiClient(fake.base_url, fake.api_key)
             curl_out = work / "curl.bin"
             run_curl(client.resolve_download(vid, fid).url, curl_out)  # warm the page cache
+            curl_out.unlink()
             civkit_best, curl_best, wall_best, peak = float("inf"), float("inf"), float("inf"), 0
             pair_ratios = []
             load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
             print(f"load average before: {load:.1f} on {os.cpu_count()} CPUs (other work skews the ratio)")
             for i in range(args.rounds):
                 dest = work / f"civkit-{i}"
+                # Each run starts with no dirty pages from the one before (which would slow it down).
+                _settle()
                 seconds, wall, rss, civkit_cpu = run_civkit(fake.base_url, fake.api_key, vid, dest)
                 shutil.rmtree(dest)
-                curl_s, curl_cpu = run_curl(client.resolve_download(vid, fid).url, curl_out)
+                url = client.resolve_download(vid, fid).url
+                _settle()
+                curl_s, curl_cpu = run_curl(url, curl_out)
                 curl_out.unlink()
                 pair_ratios.append(curl_s / seconds)
                 civkit_best, wall_best = min(civkit_best, seconds), min(wall_best, wall)

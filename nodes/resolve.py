@@ -75,12 +75,11 @@ def _library_match(svc, folder_key: str, version_id: Optional[int]):
     """A library entry of this version that lives inside the key's roots and still exists."""
     if version_id is None:
         return None
-    roots = [os.path.abspath(str(r)) for r in svc.host.folder_keys().get(folder_key, [])]
     for entry in svc.index.entries():
         if entry.version_id != version_id or not os.path.isfile(entry.path):
             continue
-        path = os.path.abspath(entry.path)
-        if any(path.startswith(root + os.sep) for root in roots):
+        located = svc.host.locate(entry.path)
+        if located is not None and located[0] == folder_key:
             return entry
     return None
 

@@ -73,6 +73,28 @@ def test_a_reference_already_in_the_library_is_not_downloaded_again(nodes_env):
     assert len(nodes_env.service.downloads()) == 1
 
 
+def test_a_symlinked_loras_folder_works_for_download_and_library(comfy, fake_civitai, tmp_path):
+    """Model folders on another disk, linked into models/: the index keeps real paths."""
+    real = tmp_path / "other-disk" / "loras"
+    real.mkdir(parents=True)
+    link = Path(comfy.folder_paths.get_folder_paths("loras")[0])
+    link.rmdir()
+    link.symlink_to(real, target_is_directory=True)
+    pack = load_pack_into(comfy)
+    service = install_service(comfy, pack, fake_civitai.base_url)
+    import comfy.sd as sd
+
+    node = pack.NODE_CLASS_MAPPINGS["CivkitLoraLoader"]()
+    first = node.load(sd.StandinModel(), sd.StandinClip(), "", 1.0, 1.0, civitai_ref="101@1011")
+    downloads = fake_civitai.count("/api/download")
+    again = node.load(sd.StandinModel(), sd.StandinClip(), "", 1.0, 1.0, civitai_ref="101@1011")
+    assert fake_civitai.count("/api/download") == downloads  # found in the library through the link
+    assert (real / "anime_lineart_v2.safetensors").is_file()
+    assert first["ui"]["civkit_models"][0]["name"] == again["ui"]["civkit_models"][0]["name"] \
+        == "anime_lineart_v2.safetensors"
+    assert len(service.downloads()) == 1
+
+
 def test_strength_zero_passes_model_and_clip_through(nodes_env):
     sd = nodes_env.sd
     _write_lora(nodes_env.loras / "mine.safetensors", {"modelspec.trigger_phrase": "mychar"})

@@ -279,3 +279,15 @@ def test_closing_hash_files_early_stops_cleanly(tmp_path):
     first_path, first = next(gen)
     gen.close()
     assert first_path in paths and first.size == 10_000
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_file_that_shrinks_while_hashed_is_reported(tmp_path, parallel):
+    path = write(tmp_path, "rewritten.safetensors", bytes(400_000))
+
+    def shrink(_n):  # another program truncates the file under us
+        os.truncate(path, 50_000)
+
+    err = dict(hash_files([path], ALL_HASHES, workers=1, progress=shrink, block_size=40_000, parallel=parallel))[path]
+    assert isinstance(err, FileChangedError)
+    assert "(400000 bytes when opened, " in str(err)

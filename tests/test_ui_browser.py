@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import socket
 import subprocess
 import sys
@@ -88,16 +89,13 @@ def _wait_text(page, selector: str, text: str) -> None:
 
 def _tab(page, name: str) -> None:
     """gradio 5+ tabs have role=tab; gradio 3 and 4 tabs are plain buttons in the tab bar."""
-    tab = page.get_by_role("tab", name=name)
-    if tab.count():
-        tab.first.click()
-    else:
-        page.locator(".tab-nav button", has_text=name).first.click()
+    page.locator("[role=tab], .tab-nav button", has_text=re.compile(rf"^\s*{re.escape(name)}\s*$")).first.click()
 
 
 def _pick(page, dropdown_id: str, option_text: str) -> None:
+    """Choose a dropdown entry (gradio 4+ options have role=option; 3.x lists plain items)."""
     page.locator(f"#{dropdown_id} input").first.click()
-    page.get_by_role("option", name=option_text).first.click()
+    page.locator(f"[role=option], #{dropdown_id} ul.options li", has_text=option_text).first.click()
 
 
 def test_demo_search_open_download_library(demo_app, page):

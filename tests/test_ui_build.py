@@ -142,6 +142,10 @@ def test_search_open_download_and_library_against_the_emulator(ui, service, mode
     assert info["id"] == 1011
     assert list((models_dir / "Lora").glob("anime_lineart_v2.preview.*"))
 
+    # The details now say where the file is.
+    details3, model3 = ui.search.refresh_details(model, versions["value"])
+    assert "Already in your library" in details3 and "anime_lineart_v2.safetensors" in details3
+
     # The Downloads view lists it as done.
     table, picker = ui.downloads.snapshot()
     assert "anime_lineart_v2.safetensors" in table or "Anime Lineart Style" in table
@@ -202,3 +206,25 @@ def test_the_standalone_app_serves_its_page(service, monkeypatch):
         assert "civkit_query" in json.dumps(config)
     finally:
         ui.blocks.close()
+
+
+def test_library_shows_an_update_for_an_older_version(ui, models_dir):
+    details, versions, files, model, status = ui.search.open_model(None, "101")
+    older = cards.version_label(model["versions"][1])  # v1.0; v2.0 is newer
+    details, files = ui.search.pick_version(older, model)
+    steps = _drain(ui.search.download(model, older, files["value"]))
+    assert steps[-1].startswith("**Done.**"), steps
+    table, picker, summary = _drain(ui.library.scan(""))[-1]
+    assert "1 with an update available" in summary
+    assert "update: v2.0" in table
+    assert "anime_lineart_v1.safetensors" in table
+
+    # A copy under another name is a duplicate; the filter narrows the table.
+    import shutil
+
+    shutil.copy(models_dir / "Lora" / "anime_lineart_v1.safetensors", models_dir / "Lora" / "copy_of_v1.safetensors")
+    table, picker, summary = _drain(ui.library.scan(""))[-1]
+    assert table.count("duplicate ×2") == 2
+    table, picker, summary = ui.library.show("copy_of")
+    assert "copy_of_v1.safetensors" in table and "anime_lineart_v1.safetensors" not in table
+    assert "No file in the library matches" in ui.library.show("no such thing")[0]

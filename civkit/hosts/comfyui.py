@@ -90,13 +90,16 @@ class ComfyUIHost(HostAdapter):
         """(folder key, name as ComfyUI lists it) for a file inside a known root, else None.
 
         The first key whose roots contain the file wins, in ``folder_names_and_paths`` order.
+        Roots are compared as given and resolved, because model folders are often symlinks to
+        another disk and the index keeps real paths.
         """
-        target = os.path.normcase(os.path.abspath(path))
+        targets = {os.path.abspath(path), os.path.realpath(path)}
         for key, roots in self.folder_keys().items():
             for root in roots:
-                base = os.path.normcase(os.path.abspath(root))
-                if target.startswith(base + os.sep):
-                    return key, os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+                for base in {os.path.abspath(root), os.path.realpath(root)}:
+                    for target in targets:
+                        if os.path.normcase(target).startswith(os.path.normcase(base) + os.sep):
+                            return key, os.path.relpath(target, base)
         return None
 
     def resolve_name(self, key: str, name: str) -> Optional[Path]:

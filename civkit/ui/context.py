@@ -22,10 +22,14 @@ class UiContext:
         return bool(getattr(self.service.config, "nsfw_previews", False))
 
     def error_text(self, exc: BaseException) -> str:
-        """One sentence for a person; civkit errors carry one, anything else is named plainly."""
+        """One sentence for a person: the service's wording (the same in every civkit UI)."""
         message = getattr(exc, "message", None)
-        if not message:
+        if not message:  # not one of civkit's worded failures: keep the details for the log
             log.warning("unexpected error in the civkit UI", exc_info=exc)
+        service_words = getattr(self.service, "error_message", None)
+        if callable(service_words):
+            return service_words(exc)
+        if not message:
             message = f"Something went wrong ({type(exc).__name__}: {exc}). The log has the details."
         return redact(str(message), getattr(self.service.config, "api_key", None))
 

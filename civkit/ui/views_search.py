@@ -122,6 +122,17 @@ class SearchView:
         version = self._version(model, cards.id_from_label(label))
         return cards.details_html(model, version, show_nsfw=self.ctx.show_nsfw), self._file_update(version)
 
+    def refresh_details(self, model, version_label):
+        """After a download: the details again, now saying where the file is (-> details, model)."""
+        if not model:
+            return gr.update(), gr.update()
+        try:
+            fresh = self.service.model_details(str(model["id"]))
+        except Exception:  # the download already said what happened; keep what is shown
+            return gr.update(), gr.update()
+        version = self._version(fresh, cards.id_from_label(version_label))
+        return cards.details_html(fresh, version, show_nsfw=self.ctx.show_nsfw), fresh
+
     def download(self, model, version_label, file_label):
         """Queue the chosen file and stream its progress until it is finished (a generator)."""
         if not model:
@@ -197,7 +208,8 @@ class SearchView:
         ref.submit(lambda r: self.open_model(None, r), inputs=[ref], outputs=detail_outputs)
         version_dd.change(self.pick_version, inputs=[version_dd, model_state], outputs=[details, file_dd])
         download_btn.click(self.download, inputs=[model_state, version_dd, file_dd], outputs=[download_status],
-                           **event_kw(long=True))
+                           **event_kw(long=True)).then(
+            self.refresh_details, inputs=[model_state, version_dd], outputs=[details, model_state])
 
 
 def task_status_text(task: dict) -> str:

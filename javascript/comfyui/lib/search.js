@@ -58,7 +58,7 @@ export class SearchView {
     this.period = h("select", { "aria-label": "Period" }, options(PERIODS, "AllTime"));
     this.nsfw = h("input", { type: "checkbox", "aria-label": "Include NSFW" });
     for (const el of [this.type, this.base, this.sort, this.period, this.nsfw]) {
-      el.addEventListener("change", () => this.results.childElementCount && this.search());
+      el.addEventListener("change", () => this.generation && this.search());
     }
     this.results = h("div", { class: "civkit-results" });
     this.status = h("div", { class: "civkit-note" }, "Search Civitai, then download straight into your model folders.");
@@ -81,36 +81,43 @@ export class SearchView {
   }
 
   async search() {
+    // A new search supersedes one still in flight: its answer is dropped when it arrives.
+    this.generation = (this.generation || 0) + 1;
     this.cursor = null;
     clear(this.results);
     this.cards.clear();
-    await this.fetchPage(null);
+    await this.fetchPage(null, this.generation);
   }
 
   async loadMore() {
-    if (this.cursor) await this.fetchPage(this.cursor);
+    if (this.cursor && !this.loading) await this.fetchPage(this.cursor, this.generation);
   }
 
-  async fetchPage(cursor) {
-    if (this.loading) return;
+  async fetchPage(cursor, generation) {
+    const current = () => generation === this.generation;
     this.loading = true;
     this.status.textContent = "Searching…";
     this.status.classList.remove("civkit-error");
     this.more.disabled = true;
     try {
       const page = await this.client.search(this.params(cursor));
+      if (!current()) return;
       for (const model of page.items || []) this.results.append(this.card(model));
       this.cursor = page.next_cursor || null;
       const count = this.results.childElementCount;
       this.status.textContent = count ? `${count} model${count === 1 ? "" : "s"}` : "No models match. Try fewer filters.";
     } catch (err) {
+      if (!current()) return;
+      this.cursor = null;
       this.status.textContent = err.message;
       this.status.classList.add("civkit-error");
       this.toast("error", "Search failed", err.message);
     } finally {
-      this.loading = false;
-      this.more.disabled = false;
-      this.more.style.display = this.cursor ? "" : "none";
+      if (current()) {
+        this.loading = false;
+        this.more.disabled = false;
+        this.more.style.display = this.cursor ? "" : "none";
+      }
     }
   }
 
