@@ -1,10 +1,14 @@
 """civkit's AUTOMATIC1111 / Forge entry: a "Civitai" tab, a Settings → civkit section, /civkit routes.
 
-Thin wiring only (HOSTS.md §2.2): everything else lives in the ``civkit`` package, imported when
-the WebUI asks for the tab, so a WebUI start costs no hashing, network or pip.
+Thin wiring only (HOSTS.md §2.2): everything else lives in the ``civkit`` package. A1111 puts the
+extension folder on ``sys.path`` only while this file loads, so the package itself is imported
+here (cheap: no gradio); its modules load from ``civkit.__path__`` when the WebUI asks for the tab,
+so a WebUI start costs no hashing, network or pip.
 """
 
 from modules import script_callbacks, shared
+
+import civkit  # noqa: F401 - now, while A1111 has the extension folder on sys.path (HOSTS.md §2.2)
 
 _state = {}
 

@@ -61,7 +61,7 @@ STACKS = {
     ],
 }
 TEST_DEPS = ["pytest>=8", "pytest-timeout>=2.2"]
-TESTS = ["tests/test_ui_build.py"]
+TESTS = ["tests/test_ui_build.py", "tests/test_a1111_tab.py"]
 
 
 def _stamp(pins: list[str]) -> str:

@@ -156,3 +156,17 @@ def test_routes_without_api_auth_are_open(webui):
     app = FastAPI()
     webui.callbacks.app_started_callback(None, app)
     assert TestClient(app).get("/civkit/library").json() == {"entries": []}
+
+
+def test_script_imports_civkit_while_the_extension_folder_is_on_sys_path():
+    """A1111 restores sys.path after loading a script; later imports must go through civkit.__path__."""
+    import ast
+
+    tree = ast.parse((REPO / "scripts" / "civkit_tab.py").read_text(encoding="utf-8"))
+    top = [alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names]
+    assert "civkit" in top
+
+
+def test_webui_loads_the_same_style_sheet_as_the_standalone_app():
+    assert (REPO / "style.css").read_text(encoding="utf-8") == (REPO / "civkit" / "ui" / "style.css").read_text(
+        encoding="utf-8")

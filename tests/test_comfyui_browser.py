@@ -132,6 +132,9 @@ async def test_search_download_with_progress_then_library_with_trigger_words(bro
     names = await page.eval_on_selector_all(".civkit-card .civkit-name", "els => els.map(e => e.textContent)")
     assert "Anime Lineart Style" in names and "Pony Anime Shading" in names
     card = page.locator(".civkit-card", has_text="Anime Lineart Style")
+    link = card.locator("a.civkit-name")
+    assert await link.get_attribute("href") == f"{env.fake.base_url}/models/101"  # the configured site
+    assert await link.get_attribute("rel") == "noopener noreferrer"
     await card.locator(".civkit-thumb img").evaluate(
         "i => i.complete && i.naturalWidth > 0 || new Promise(ok => i.addEventListener('load', ok))")
     await page.screenshot(path=str(shots / "comfyui-1-search.png"))

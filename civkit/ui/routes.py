@@ -24,12 +24,14 @@ def _credentials(api_auth: Optional[str]) -> dict:
 
 def register_routes(app, service, *, api_auth: Optional[str] = None) -> None:
     from fastapi import Depends, HTTPException, status
-    from fastapi.security import HTTPBasic, HTTPBasicCredentials
+    from fastapi.security import HTTPBasic
 
     allowed = _credentials(api_auth)
     basic = HTTPBasic(auto_error=bool(allowed))
 
-    def check(credentials: Optional[HTTPBasicCredentials] = Depends(basic)) -> None:
+    # No annotations here: with ``from __future__ import annotations`` FastAPI 0.94 (A1111) would
+    # resolve them from module globals, where these lazily imported names do not live.
+    def check(credentials=Depends(basic)):
         if not allowed:
             return
         expected = allowed.get(credentials.username) if credentials else None
@@ -38,14 +40,14 @@ def register_routes(app, service, *, api_auth: Optional[str] = None) -> None:
                                 headers={"WWW-Authenticate": "Basic"})
 
     @app.get("/civkit/status", dependencies=[Depends(check)])
-    def civkit_status() -> dict:
+    def civkit_status():
         return {"version": __version__, "host": getattr(service.host, "name", None),
                 "api_key_set": service.api_key_is_set(), "folders": service.folders()}
 
     @app.get("/civkit/downloads", dependencies=[Depends(check)])
-    def civkit_downloads() -> dict:
+    def civkit_downloads():
         return {"downloads": list(service.downloads())}
 
     @app.get("/civkit/library", dependencies=[Depends(check)])
-    def civkit_library() -> dict:
+    def civkit_library():
         return {"entries": list(service.library())}

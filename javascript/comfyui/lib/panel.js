@@ -38,6 +38,9 @@ export class CivkitPanel {
       tabBar, this.body, this.strip);
     this.show("search");
     this.tracker.refresh().catch(() => {});
+    this.client.settings().then((s) => {
+      if (s && /^https?:\/\//.test(s.api_base || "")) this.search.siteBase = s.api_base.replace(/\/+$/, "");
+    }).catch(() => {});
   }
 
   mount(el) {

@@ -45,6 +45,7 @@ export class SearchView {
     this.cards = new Map(); // version id -> card controller, for download updates
     this.cursor = null;
     this.loading = false;
+    this.siteBase = "https://civitai.com"; // the panel sets the configured site (e.g. civitai.red)
     this.root = this.build();
     tracker.onChange((task, previous, live) => this.onTask(task, previous, live));
   }
@@ -182,7 +183,8 @@ export class SearchView {
     const creator = model.creator && model.creator.username;
     const stats = model.stats || {};
     const info = h("div", { class: "civkit-info" },
-      h("div", { class: "civkit-name" }, model.name),
+      h("a", { class: "civkit-name", href: `${this.siteBase}/models/${encodeURIComponent(model.id)}`, target: "_blank",
+        rel: "noopener noreferrer", title: "Open on Civitai" }, model.name),
       h("div", { class: "civkit-meta" },
         h("span", { class: "civkit-badge" }, model.type || "Model"),
         creator ? h("span", {}, `by ${creator}`) : null,

@@ -59,7 +59,8 @@ const CSS = `
 .civkit-noimg { display: flex; align-items: center; justify-content: center; height: 100%;
   color: var(--ck-muted); font-size: 11px; }
 .civkit-info { min-width: 0; display: flex; flex-direction: column; gap: 4px; }
-.civkit-name { font-weight: 600; overflow-wrap: anywhere; }
+.civkit-name { font-weight: 600; overflow-wrap: anywhere; color: var(--ck-fg); text-decoration: none; }
+a.civkit-name:hover { text-decoration: underline; }
 .civkit-meta { color: var(--ck-muted); font-size: 12px; display: flex; gap: 8px; flex-wrap: wrap; }
 .civkit-badge { display: inline-block; font-size: 11px; padding: 0 6px; border-radius: 9px;
   border: 1px solid var(--ck-border); color: var(--ck-muted); }
