@@ -13,8 +13,9 @@ Speed. Every hasher used here (hashlib, zlib/isal crc32, blake3) releases the GI
 a large buffer, so threads give real parallelism:
   * ``hash_files`` hashes several files at once, one thread per file (a scan: SHA256 + AutoV1/V2).
   * ``hash_file`` with several expensive hashes (``civkit hash``: two SHA256 passes, BLAKE3, CRC32)
-    reads the file once and hands each block to one thread per hash ("lanes"). Blocks come from a
-    small pool of reused buffers, so memory stays at ``PIPELINE_BUFFERS * block_size`` per file.
+    reads the file once and hands each block to one thread per expensive hash ("lanes"; the
+    cheap CRC-32 rides along in the reader). Blocks come from a small pool of reused buffers, so
+    memory stays at ``PIPELINE_BUFFERS * block_size`` per file.
 Reads are several MiB into a reused buffer, so the GIL is free nearly all the time.
 """
 
@@ -126,6 +127,8 @@ def safetensors_data_offset(head: bytes, size: float) -> Optional[int]:
 
 
 class _ShaLane:
+    inline = False  # in the pipeline: its own thread
+
     def __init__(self):
         self.h = hashlib.sha256()
 
@@ -134,6 +137,10 @@ class _ShaLane:
 
 
 class _CrcLane:
+    # In the pipeline the reader computes it: CRC-32 is cheap (~0.1 ms/MiB with isal) and the
+    # block is still hot in the reader's cache; a thread of its own cost more than it saved.
+    inline = True
+
     def __init__(self):
         self.crc = 0
 
@@ -142,6 +149,8 @@ class _CrcLane:
 
 
 class _Blake3Lane:
+    inline = False
+
     def __init__(self):
         # One thread: parallelism comes from running the lanes side by side.
         self.h = _blake3.blake3(max_threads=1)
@@ -152,6 +161,8 @@ class _Blake3Lane:
 
 class _PayloadLane:
     """SHA256 of [offset, EOF): the safetensors payload for AutoV3."""
+
+    inline = False
 
     def __init__(self):
         self.h = hashlib.sha256()
@@ -310,8 +321,12 @@ def _lane_worker(lane, inbox: queue.Queue, free: queue.Queue, errors: list) -> N
 
 
 def _read_pipelined(fh, hasher: MultiHasher, size: int, block_size: int, progress: Optional[ProgressFn]) -> None:
-    """One reader (this thread) and one thread per lane; blocks are shared read-only."""
-    lanes = hasher.lanes
+    """One reader (this thread, also feeding the inline lanes) and one thread per other lane.
+
+    Blocks are shared read-only; a block goes back to the pool when every lane is done with it.
+    """
+    lanes = [lane for lane in hasher.lanes if not lane.inline]
+    inline = [lane for lane in hasher.lanes if lane.inline]
     free: queue.Queue = queue.Queue()
     for _ in range(PIPELINE_BUFFERS):
         free.put(_Block(block_size))
@@ -331,9 +346,15 @@ def _read_pipelined(fh, hasher: MultiHasher, size: int, block_size: int, progres
                 free.put(block)
                 break
             block.start = hasher.advance(block.view[:n])
-            block.pending = len(lanes)
+            block.pending = len(lanes) + 1
             for box in inboxes:
                 box.put((block, n))
+            for lane in inline:
+                lane.feed(block.view[:n], block.start)
+            with block.lock:
+                block.pending -= 1
+                if block.pending == 0:
+                    free.put(block)
             if progress is not None:
                 progress(n)
     finally:

@@ -228,3 +228,25 @@ def test_library_shows_an_update_for_an_older_version(ui, models_dir):
     table, picker, summary = ui.library.show("copy_of")
     assert "copy_of_v1.safetensors" in table and "anime_lineart_v1.safetensors" not in table
     assert "No file in the library matches" in ui.library.show("no such thing")[0]
+
+
+def test_pickle_files_need_the_explicit_allow(ui, models_dir):
+    details, versions, files, model, status = ui.search.open_model(None, "108")  # a .ckpt only
+    assert "pickle: runs code when loaded" in files["value"]
+    refused = _drain(ui.search.download(model, versions["value"], files["value"]))
+    assert refused[-1].startswith("**Download failed:**"), refused
+    assert 'tick "Allow pickle files"' in refused[-1]
+    assert not list((models_dir / "Stable-diffusion").glob("*.ckpt"))
+    allowed = _drain(ui.search.download(model, versions["value"], files["value"], True))
+    assert allowed[-1].startswith("**Done.**"), allowed
+    assert list((models_dir / "Stable-diffusion").glob("*.ckpt"))
+
+
+def test_scan_progress_is_described_in_words():
+    from civkit.library.scan import ScanProgress
+    from civkit.ui.progress import describe_progress
+
+    text = describe_progress((ScanProgress("hash", 3, 10, "/m/Lora/x.safetensors", 1 << 20, 5 << 30),), {})
+    assert text == "hashing 3 of 10 (1.0 MB of 5.0 GB) — x.safetensors"
+    assert describe_progress((ScanProgress("walk"),), {}) == "looking for model files"
+    assert describe_progress(("plain words",), {}) == "plain words"

@@ -171,6 +171,16 @@ def details_html(model: dict, version: Optional[dict], *, show_nsfw: bool = Fals
 
 # ----------------------------------------------------------------------------- downloads
 
+# The core words some failures for the command line; in this UI the same advice is a checkbox.
+_UI_WORDS = (("pass --allow-unsafe (allow_unsafe=True)", 'tick "Allow pickle files" above the Download button'),)
+
+
+def ui_words(message: str) -> str:
+    for cli, ui in _UI_WORDS:
+        message = message.replace(cli, ui)
+    return message
+
+
 STATE_WORDS = {
     "queued": "waiting",
     "resolving": "asking Civitai",
@@ -214,7 +224,7 @@ def downloads_html(tasks: Iterable[dict]) -> str:
     rows = []
     for t in tasks:
         state = t.get("state") or ""
-        message = t.get("message") or ""
+        message = ui_words(t.get("message") or "")
         if state == "done" and t.get("path"):
             message = message or f"Saved to {t['path']}"
         name = t.get("model_name") or t.get("ref") or ""

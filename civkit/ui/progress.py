@@ -8,6 +8,7 @@ versions), so handlers are generators: they start the work with ``BackgroundJob`
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -58,29 +59,54 @@ class BackgroundJob:
             return self._progress, dict(self._progress_kw)
 
 
+_PHASE_WORDS = {
+    "walk": "looking for model files",
+    "hash": "hashing",
+    "lookup": "asking Civitai",
+    "link": "asking Civitai",
+    "sidecars": "writing sidecar files",
+    "done": "finishing",
+}
+
+
 def describe_progress(args: tuple, kwargs: dict) -> str:
     """Words for whatever a progress callback was last called with.
 
-    Accepts the shapes civkit's callbacks use: ``(done, total)``, ``(done, total, path)``,
-    a dict with ``done``/``total``/``path``/``stage`` keys, or a plain message.
+    Accepts the shapes civkit's callbacks use: a ``ScanProgress``-like object or a dict with
+    ``phase``/``done``/``total``/``path``/``bytes_done``/``bytes_total``, ``(done, total[, path])``,
+    or a plain message.
     """
     info: dict = {}
-    if args and isinstance(args[0], dict):
-        info.update(args[0])
-    elif args and isinstance(args[0], str) and len(args) == 1:
-        return args[0]
+    first = args[0] if args else None
+    if isinstance(first, dict):
+        info.update(first)
+    elif isinstance(first, str) and len(args) == 1:
+        return first
+    elif first is not None and hasattr(first, "__dict__"):
+        info.update(vars(first))
     else:
         for key, value in zip(("done", "total", "path"), args, strict=False):
             info[key] = value
     info.update(kwargs)
+    phase = str(info.get("phase") or info.get("stage") or "")
+    text = _PHASE_WORDS.get(phase, phase)
     done, total = info.get("done"), info.get("total")
-    stage = info.get("stage") or info.get("phase") or ""
-    text = f"{stage}: " if stage else ""
     if isinstance(done, (int, float)) and isinstance(total, (int, float)) and total:
-        text += f"{int(done)} of {int(total)}"
-    elif isinstance(done, (int, float)):
-        text += f"{int(done)} done"
+        text += f" {int(done)} of {int(total)}"
+    elif isinstance(done, (int, float)) and done:
+        text += f" {int(done)}"
+    bytes_done, bytes_total = info.get("bytes_done"), info.get("bytes_total")
+    if isinstance(bytes_total, (int, float)) and bytes_total:
+        text += f" ({_size(bytes_done or 0)} of {_size(bytes_total)})"
     path = info.get("path") or info.get("current") or info.get("name")
     if path:
-        text += f" — {path}"
+        text += f" — {os.path.basename(str(path)) or path}"
     return text.strip() or "working…"
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit in ("B", "KB") else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"  # pragma: no cover

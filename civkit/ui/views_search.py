@@ -133,7 +133,7 @@ class SearchView:
         version = self._version(fresh, cards.id_from_label(version_label))
         return cards.details_html(fresh, version, show_nsfw=self.ctx.show_nsfw), fresh
 
-    def download(self, model, version_label, file_label):
+    def download(self, model, version_label, file_label, allow_unsafe=False):
         """Queue the chosen file and stream its progress until it is finished (a generator)."""
         if not model:
             yield "Pick a model first."
@@ -144,7 +144,8 @@ class SearchView:
             return
         try:
             task_id = self.service.start_download(
-                f"{model['id']}@{version['id']}", file_id=cards.id_from_label(file_label)
+                f"{model['id']}@{version['id']}", file_id=cards.id_from_label(file_label),
+                allow_unsafe=True if allow_unsafe else None,
             )
         except Exception as exc:
             yield f"**Problem:** {self.ctx.error_text(exc)}"
@@ -194,6 +195,8 @@ class SearchView:
                 details = gr.HTML(cards.details_html({}, None), elem_id="civkit_details")
                 version_dd = gr.Dropdown(choices=[], value=None, label="Version", elem_id="civkit_version")
                 file_dd = gr.Dropdown(choices=[], value=None, label="File", elem_id="civkit_file")
+                allow_unsafe = gr.Checkbox(value=False, elem_id="civkit_allow_unsafe",
+                                           label="Allow pickle files (.ckpt/.pt): they can run code when loaded")
                 download_btn = gr.Button("Download", variant="primary", elem_id="civkit_download_btn")
                 download_status = gr.Markdown("", elem_id="civkit_download_status")
 
@@ -207,7 +210,8 @@ class SearchView:
         open_btn.click(lambda r: self.open_model(None, r), inputs=[ref], outputs=detail_outputs)
         ref.submit(lambda r: self.open_model(None, r), inputs=[ref], outputs=detail_outputs)
         version_dd.change(self.pick_version, inputs=[version_dd, model_state], outputs=[details, file_dd])
-        download_btn.click(self.download, inputs=[model_state, version_dd, file_dd], outputs=[download_status],
+        download_btn.click(self.download, inputs=[model_state, version_dd, file_dd, allow_unsafe],
+                           outputs=[download_status],
                            **event_kw(long=True)).then(
             self.refresh_details, inputs=[model_state, version_dd], outputs=[details, model_state])
 
@@ -223,7 +227,7 @@ def task_status_text(task: dict) -> str:
     if state == "skipped":
         return f"**Done.** {name} is already in your library: `{task.get('path') or ''}`."
     if state == "failed":
-        return f"**Download failed:** {task.get('message') or 'no reason given'}"
+        return f"**Download failed:** {cards.ui_words(task.get('message') or 'no reason given')}"
     if state == "cancelled":
         return f"Download of {name} cancelled."
     total, done = task.get("total") or 0, task.get("bytes") or 0
