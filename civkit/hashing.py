@@ -16,7 +16,8 @@ a large buffer, so threads give real parallelism:
     reads the file once and hands each block to one thread per expensive hash ("lanes"; the
     cheap CRC-32 rides along in the reader). Blocks come from a small pool of reused buffers, so
     memory stays at ``PIPELINE_BUFFERS * block_size`` per file.
-Reads are several MiB into a reused buffer, so the GIL is free nearly all the time.
+Reads go into reused buffers of 1-2 MiB: large enough that the GIL is free >99% of the time,
+small enough to stay in the CPU cache between the read and the hashers (see BLOCK_SIZE).
 """
 
 from __future__ import annotations
@@ -34,8 +35,12 @@ from typing import Optional, Union
 
 try:  # ISA-L's CRC-32 is ~4x faster than zlib's and gives the same values (same polynomial)
     from isal.isal_zlib import crc32 as _crc32
+
+    _FAST_CRC = True
 except ImportError:  # pragma: no cover - optional speed-up
     from zlib import crc32 as _crc32
+
+    _FAST_CRC = False
 
 try:  # blake3 has wheels for the common platforms only
     import blake3 as _blake3
@@ -49,8 +54,8 @@ SCAN_HASHES = ("SHA256", "AutoV1", "AutoV2")
 # Block sizes, measured on a 2-core EPYC (benchmarks/bench_hashing.py): hashing 1 MiB takes
 # ~0.7 ms with the GIL released and the bookkeeping between blocks holds it for microseconds, so
 # the GIL is free >99% of the time already. Bigger blocks cost CPU instead: the bytes fall out of
-# the CPU cache between the read and the hashers (the pipeline with 8 MiB blocks used ~20% more
-# CPU per byte than with 1 MiB ones, which alone put `civkit hash` under its 0.7x target).
+# the CPU cache between the read and the hashers (the pipeline with 8 MiB blocks used up to ~20% more
+# CPU per byte than with 1 MiB ones, enough alone to put `civkit hash` under its 0.7x target).
 BLOCK_SIZE = 2 * 1024 * 1024  # one thread per file: read, then hash, block by block
 PIPELINE_BLOCK_SIZE = 1024 * 1024  # one block is read once and hashed by 4 lanes
 PIPELINE_BUFFERS = 4  # blocks in flight per file: bounds memory and keeps lanes close together
@@ -137,9 +142,10 @@ class _ShaLane:
 
 
 class _CrcLane:
-    # In the pipeline the reader computes it: CRC-32 is cheap (~0.1 ms/MiB with isal) and the
+    # In the pipeline the reader computes it: CRC-32 with isal is cheap (~0.1 ms/MiB) and the
     # block is still hot in the reader's cache; a thread of its own cost more than it saved.
-    inline = True
+    # zlib's is 4x slower: then it gets its own thread like the others.
+    inline = _FAST_CRC
 
     def __init__(self):
         self.crc = 0
@@ -278,10 +284,16 @@ def _open_sequential(path: PathLike):
     return fh
 
 
-def _read_serial(fh, hasher: MultiHasher, size: int, block_size: int, progress: Optional[ProgressFn]) -> None:
+def _check(cancel: Optional[threading.Event]) -> None:
+    if cancel is not None and cancel.is_set():
+        raise InterruptedError("hashing was cancelled")
+
+
+def _read_serial(fh, hasher: MultiHasher, size: int, block_size: int, progress, cancel) -> None:
     buf = bytearray(block_size)
     view = memoryview(buf)
     while hasher.position < size:
+        _check(cancel)
         n = fh.readinto(view[: min(block_size, size - hasher.position)])
         if not n:
             break
@@ -320,7 +332,7 @@ def _lane_worker(lane, inbox: queue.Queue, free: queue.Queue, errors: list) -> N
             free.put(block)
 
 
-def _read_pipelined(fh, hasher: MultiHasher, size: int, block_size: int, progress: Optional[ProgressFn]) -> None:
+def _read_pipelined(fh, hasher: MultiHasher, size: int, block_size: int, progress, cancel) -> None:
     """One reader (this thread, also feeding the inline lanes) and one thread per other lane.
 
     Blocks are shared read-only; a block goes back to the pool when every lane is done with it.
@@ -340,6 +352,7 @@ def _read_pipelined(fh, hasher: MultiHasher, size: int, block_size: int, progres
         t.start()
     try:
         while not errors and hasher.position < size:
+            _check(cancel)
             block = free.get()
             n = fh.readinto(block.view[: min(block_size, size - hasher.position)])
             if not n:
@@ -372,12 +385,14 @@ def hash_file(
     progress: Optional[ProgressFn] = None,
     block_size: Optional[int] = None,
     parallel: Optional[bool] = None,
+    cancel: Optional[threading.Event] = None,
 ) -> FileHashes:
     """Hash a file in one read. ``progress`` receives the number of bytes read per block.
 
     ``parallel``: feed the expensive hashes from threads (None: when it pays, i.e. several
     expensive hashes, several CPUs and a file of more than two blocks). Results are identical.
     ``block_size``: None picks ``BLOCK_SIZE`` or ``PIPELINE_BLOCK_SIZE``; tests pass tiny ones.
+    ``cancel``: an Event checked before every block; once set, raises ``InterruptedError``.
     Raises OSError (FileNotFoundError, PermissionError, ``FileChangedError``...).
     """
     want = tuple(want)
@@ -387,9 +402,9 @@ def hash_file(
         if parallel is None:
             parallel = (os.cpu_count() or 1) > 1 and size > 2 * (block_size or PIPELINE_BLOCK_SIZE)
         if parallel and len(hasher.lanes) > 1:
-            _read_pipelined(fh, hasher, size, block_size or PIPELINE_BLOCK_SIZE, progress)
+            _read_pipelined(fh, hasher, size, block_size or PIPELINE_BLOCK_SIZE, progress, cancel)
         else:
-            _read_serial(fh, hasher, size, block_size or BLOCK_SIZE, progress)
+            _read_serial(fh, hasher, size, block_size or BLOCK_SIZE, progress, cancel)
         # Read no further than the size seen at the start (a file being written could grow
         # forever), then make sure it did not grow.
         grew = hasher.position == size and fh.read(1)
@@ -420,12 +435,13 @@ def hash_files(
     Results come in completion order. A file that cannot be read (missing, vanished, no
     permission, changed while read) yields its exception and the others go on. ``progress`` gets
     byte counts; calls are serialised, so it needs no lock of its own. Closing the iterator early
-    cancels the files not started yet.
+    (or Ctrl-C) cancels the files not started yet and stops the ones being hashed at their next block.
     """
     want = tuple(want)
     MultiHasher(want)  # unknown hash names fail here, before any thread starts
     workers = workers or default_workers()
     lock = threading.Lock()
+    cancel = threading.Event()
 
     def locked_progress(n: int) -> None:
         with lock:
@@ -435,7 +451,7 @@ def hash_files(
 
     def one(path):
         try:
-            return path, hash_file(path, want, prog, block_size, parallel)
+            return path, hash_file(path, want, prog, block_size, parallel, cancel)
         except OSError as exc:
             log.info("cannot hash %s: %s", path, exc)
             return path, exc
@@ -459,4 +475,5 @@ def hash_files(
             for fut in done:
                 yield fut.result()
     finally:
+        cancel.set()
         pool.shutdown(wait=True, cancel_futures=True)

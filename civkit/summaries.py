@@ -228,7 +228,7 @@ def entry_dict(entry, *, update: Optional[dict] = None) -> dict:
         "air": entry.air,
         "checked_at": entry.checked_at,
         "error": entry.error,
-        "update_available": bool(update) if update is not None else None,
+        "update_available": bool(update.get("available")) if update is not None else None,
         "latest_version_id": update.get("latest_version_id") if update else None,
         "latest_version_name": update.get("latest_version_name") if update else None,
     }

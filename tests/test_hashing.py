@@ -291,3 +291,37 @@ def test_file_that_shrinks_while_hashed_is_reported(tmp_path, parallel):
     err = dict(hash_files([path], ALL_HASHES, workers=1, progress=shrink, block_size=40_000, parallel=parallel))[path]
     assert isinstance(err, FileChangedError)
     assert "(400000 bytes when opened, " in str(err)
+
+
+@pytest.mark.parametrize("inline_crc", [True, False])
+def test_pipeline_layouts_agree(tmp_path, monkeypatch, inline_crc):
+    """CRC-32 rides in the reader with isal and gets its own thread with zlib: same results."""
+    monkeypatch.setattr(hashing._CrcLane, "inline", inline_crc)
+    data = struct.pack("<Q", 2) + b"{}" + random.Random(9).randbytes(200_003)
+    got = hash_file(write(tmp_path, "f.safetensors", data), ALL_HASHES, block_size=4099, parallel=True)
+    assert got.as_civitai() == reference(data)
+
+
+def test_cancel_stops_hashing(tmp_path):
+    import threading
+
+    path = write(tmp_path, "f", bytes(10_000))
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(InterruptedError, match="hashing was cancelled"):
+        hash_file(path, ALL_HASHES, cancel=stop)
+
+
+def test_closing_hash_files_stops_big_files_midway(tmp_path):
+    small = write(tmp_path, "small", b"x")
+    big = []
+    for name in ("big1", "big2"):
+        path = tmp_path / name
+        with open(path, "wb") as fh:
+            fh.truncate(64 * MIB)  # sparse: costs no disk
+        big.append(path)
+    seen = []
+    gen = hash_files([small, *big], SCAN_HASHES, workers=3, progress=seen.append, block_size=4096)
+    assert next(gen)[0] == small  # 1 byte against 2 x 16,384 blocks: always first
+    gen.close()  # returns once the big files stopped at their next block
+    assert sum(seen) < 2 * 64 * MIB
