@@ -14,9 +14,10 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Optional
 
 log = logging.getLogger(__name__)
 

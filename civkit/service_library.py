@@ -130,38 +130,39 @@ class LibraryMixin:
         return out
 
     def updates(self) -> list:
-        """Linked files whose model has a newer version (same base model preferred).
+        """Linked files whose model has a newer version than every local copy.
 
-        Asks Civitai (``/models?ids=``, batches of 100) and remembers the answer, so ``library()``
-        can show ``update_available`` afterwards.
+        The same rule as ``civkit updates`` (``library.queries.find_updates``): one
+        ``/models?ids=`` request per 100 models. The answer is remembered, so ``library()`` can
+        show ``update_available`` afterwards.
         """
+        from .library.queries import find_updates
+
         linked = [e for e in self._entries_in_roots()
                   if e.status == "linked" and e.model_id and e.version_id]
+        self._updates = {e.path: {"available": False} for e in linked}
         if not linked:
             return []
-        models = {m.id: m for m in self.client.get_models(sorted({int(e.model_id) for e in linked}))}
+        by_path = {e.path: e for e in linked}
         found = []
-        for entry in linked:
-            model = models.get(int(entry.model_id))
-            if model is None or not model.versions:
-                continue
-            same_base = [v for v in model.versions if entry.base_model and v.base_model == entry.base_model]
-            latest = (same_base or list(model.versions))[0]
-            available = latest.id != entry.version_id
+        for update in find_updates(linked, self.client):
             info = {
-                "available": available,
-                "latest_version_id": latest.id,
-                "latest_version_name": latest.name,
-                "latest_base_model": latest.base_model,
-                "latest_published_at": latest.published_at,
+                "available": True,
+                "latest_version_id": update.latest_version_id,
+                "latest_version_name": update.latest_version_name,
+                "latest_base_model": update.latest_base_model,
+                "latest_published_at": update.latest_published_at,
             }
-            self._updates[entry.path] = info
-            if available:
+            for copy in update.local:
+                entry = by_path.get(copy.path)
+                if entry is None:
+                    continue
+                self._updates[entry.path] = info
                 found.append({
                     "path": entry.path,
                     "name": os.path.basename(entry.path),
                     "model_id": entry.model_id,
-                    "model_name": model.name or entry.model_name,
+                    "model_name": update.model_name or entry.model_name,
                     "version_id": entry.version_id,
                     "version_name": entry.version_name,
                     "base_model": entry.base_model,

@@ -95,14 +95,15 @@ def test_library_code_has_no_print_calls():
 
 
 def test_root_init_imports_without_comfyui():
-    code = """
+    init, root = str(REPO / "__init__.py"), str(REPO)
+    code = f"""
 import importlib.util, sys
-spec = importlib.util.spec_from_file_location('civkit_pack_root', %r, submodule_search_locations=[%r])
+spec = importlib.util.spec_from_file_location('civkit_pack_root', {init!r}, submodule_search_locations=[{root!r}])
 mod = importlib.util.module_from_spec(spec)
 sys.modules['civkit_pack_root'] = mod
 spec.loader.exec_module(mod)
 print(type(mod.NODE_CLASS_MAPPINGS).__name__, mod.WEB_DIRECTORY)
-""" % (str(REPO / "__init__.py"), str(REPO))
+"""
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["dict", "./javascript/comfyui"]
