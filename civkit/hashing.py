@@ -313,7 +313,7 @@ class _Block:
         self.lock = threading.Lock()
 
 
-def _lane_worker(lane, inbox: queue.Queue, free: queue.Queue, errors: list) -> None:
+def _lane_worker(lane, inbox: queue.SimpleQueue, free: queue.SimpleQueue, errors: list) -> None:
     """Feed every block to one lane, in order; give each block back once every lane is done."""
     while True:
         item = inbox.get()
@@ -339,10 +339,10 @@ def _read_pipelined(fh, hasher: MultiHasher, size: int, block_size: int, progres
     """
     lanes = [lane for lane in hasher.lanes if not lane.inline]
     inline = [lane for lane in hasher.lanes if lane.inline]
-    free: queue.Queue = queue.Queue()
+    free: queue.SimpleQueue = queue.SimpleQueue()
     for _ in range(PIPELINE_BUFFERS):
         free.put(_Block(block_size))
-    inboxes = [queue.Queue() for _ in lanes]
+    inboxes = [queue.SimpleQueue() for _ in lanes]
     errors: list = []
     threads = [
         threading.Thread(target=_lane_worker, args=(lane, box, free, errors), name="civkit-hash-lane", daemon=True)

@@ -180,7 +180,12 @@ class LibraryMixin:
         return list(trigger_words_for(path, index=self.index, client=self._lookup_client()))
 
     def _lookup_client(self):
-        return self.client
+        """Trigger words are asked for interactively (a node run, a click): one quick try at Civitai,
+        then the file's own training metadata, instead of the half minute of retries a scan may afford."""
+        from .api import CivitaiClient
+
+        config = self.config
+        return CivitaiClient(config.api_base, config.api_key, max_attempts=1, timeout=(3, 10))
 
     def resolve_model_path(self, path_or_name: str) -> str:
         """The real path of a model file inside the roots, or ServiceError. Never reads anything

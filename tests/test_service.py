@@ -458,3 +458,19 @@ def test_offline_scan_indexes_without_asking_civitai(service, models_dir, fake_c
     assert len(fake_civitai.request_log) == before
     (entry,) = service.library()
     assert entry["name"] == "mine.safetensors" and entry["sha256"] and entry["model_id"] is None
+
+
+def test_trigger_words_ask_civitai_once_then_fall_back_to_the_file_metadata(service, models_dir, fake_civitai):
+    """An interactive lookup (a node run, a click) must not sit through a scan's retries when
+    Civitai is busy: one request, then the training metadata in the file's header."""
+    from civkit.safetensors_header import read_header
+    from civkit.triggers import words_from_metadata
+
+    loras = models_dir / "loras"
+    loras.mkdir()
+    local = loras / "unindexed_eyes.safetensors"
+    shutil.copyfile(fake_civitai.catalog.files[10200], local)  # model 102's file, not in the index
+    fake_civitai.faults.busy_count = 10
+    words = service.trigger_words("loras/unindexed_eyes.safetensors")
+    assert fake_civitai.count("/api/v1/model-versions/by-hash") == 1
+    assert words and words == words_from_metadata(read_header(local).metadata, 10)
