@@ -10,6 +10,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import struct
 import sys
 import tempfile
@@ -27,14 +28,20 @@ if str(_REPO) not in sys.path:
     sys.path.insert(0, str(_REPO))
 
 
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 @contextmanager
 def temp_dir(prefix: str = "civkit-bench-") -> Iterator[Path]:
-    """A scratch directory that is removed afterwards, even on Ctrl-C."""
+    """A scratch directory that is removed afterwards, even on Ctrl-C or kill (SIGTERM)."""
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so `finally` runs on kill too
     path = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def safetensors_header_bytes(n_tensors: int, payload_size: int, metadata: dict | None = None) -> bytes:

@@ -133,7 +133,7 @@ def main(argv=None) -> int:
         # core whatever else runs): a ceiling that tells "too much work" from "too little CPU".
         ceiling = (base_cpu / (total / MIB)) * ncpu / (cpu / (total / MIB))
         print(
-            f"target {name}: {ratio:.2f}x the baseline (goal >= {target}x) {'PASS' if ratio >= target else 'MISS'}"
+            f"target {name}: {ratio:.3f}x the baseline (goal >= {target}x) {'PASS' if ratio >= target else 'MISS'}"
             f"   [CPU-work ceiling on {ncpu} idle cores: {ceiling:.2f}x]"
         )
     print("results identical across methods: yes (checked every run)")

@@ -72,6 +72,7 @@ class DownloadResult:
     resumed_from: int = 0
     message: str = ""
     warnings: list = field(default_factory=list)
+    companions: list = field(default_factory=list)  # the service's VAE/config downloads, as dicts
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -98,10 +99,11 @@ class _Download(TransferMixin):
     """One run of ``download_file``; the state of a single transfer."""
 
     def __init__(self, client, version, file, dest_dir, progress, cancel, on_conflict, disk_usage,
-                 index, hooks, max_retries, retry_delay, lock_timeout, sleep):
+                 index, hooks, max_retries, retry_delay, lock_timeout, sleep, name=None):
         if on_conflict not in CONFLICT_MODES:
             raise ValueError(f"on_conflict must be one of {CONFLICT_MODES}, not {on_conflict!r}")
         self.client, self.version, self.file = client, version, file
+        self.name = name  # the saved name when not Civitai's (a WebUI config is "<checkpoint base>.yaml")
         self.dest_dir = Path(dest_dir)
         self.progress = progress or _noop_progress
         self.cancel = cancel or threading.Event()
@@ -208,9 +210,9 @@ class _Download(TransferMixin):
         self._check_cancel()
         check_safety(self.file, allow_unsafe=True)  # a Danger scan is refused even when called directly
         try:
-            name = safe_filename(self.file.name)
+            name = safe_filename(self.name or self.file.name)
         except UnsafeFilename:
-            log.warning("Civitai's file name %r is unusable; saving under a generated name", self.file.name)
+            log.warning("the file name %r is unusable; saving under a generated name", self.name or self.file.name)
             name = f"{self.version.id}_{self.file.id}.bin" if self.file.id else f"{self.version.id}.bin"
         self.dest_dir.mkdir(parents=True, exist_ok=True)
         target, done = self._pick_target(name)
@@ -357,6 +359,7 @@ def download_file(
     retry_delay: float = 0.5,
     lock_timeout: Optional[float] = None,
     sleep: Callable[[float], None] = time.sleep,
+    name: Optional[str] = None,
 ) -> DownloadResult:
     """Download ``file`` of ``version`` into ``dest_dir``, verified, resumable and atomic.
 
@@ -364,9 +367,10 @@ def download_file(
     (and "queued" while waiting for another download of the same file). ``cancel`` is a
     ``threading.Event``; once set the download stops with ``Cancelled`` and keeps its ``.part``.
     ``disk_usage`` is injectable (tests simulate a full disk). ``index`` (a LibraryIndex) saves
-    re-hashing an existing file; ``hooks`` run after the move, each guarded.
+    re-hashing an existing file; ``hooks`` run after the move, each guarded. ``name`` saves the
+    file under that name (sanitised like Civitai's) instead of ``file.name``.
     Raises ``DownloadError`` (or a subclass) with a message for people.
     """
     job = _Download(client, version, file, dest_dir, progress, cancel, on_conflict, disk_usage, index, hooks,
-                    max_retries, retry_delay, lock_timeout, sleep)
+                    max_retries, retry_delay, lock_timeout, sleep, name=name)
     return job.run()

@@ -3,6 +3,9 @@
 The primary file by default. ``file_id`` picks one exactly; ``format``/``size``/``fp`` narrow the
 choice. SafeTensor wins over PickleTensor. A file whose pickle or virus scan says ``Danger`` is
 always refused; a PickleTensor file needs ``allow_unsafe``; ``Training Data`` archives only when asked.
+
+``companion_file`` picks a checkpoint's companions (HOSTS.md §3 "Files inside a version"): its
+recommended ``VAE`` and its ``Config`` yaml, which are downloaded only when asked for.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from typing import Optional
 from .download_errors import DownloadError, UnsafeFile
 
 PICKLE_EXTENSIONS = (".ckpt", ".pt", ".pth", ".bin", ".pkl")
+# companion kind -> Civitai's files[].type
+COMPANION_TYPES = {"vae": "VAE", "config": "Config"}
 
 
 def _describe(f) -> str:
@@ -110,3 +115,24 @@ def choose_file(
                 chosen = safer[0]
     check_safety(chosen, allow_unsafe=allow_unsafe)
     return chosen
+
+
+def companion_file(version, kind: str, *, exclude=None):
+    """The version's ``kind`` companion ("vae" or "config") as a ModelFile, or None when it has none.
+
+    ``exclude`` is the file already chosen (a companion is never the main file again). For the
+    VAE, the file ``vaeId`` names comes first (the emulator points it at the file; on Civitai a
+    linked VAE's file is appended to ``files[]``), then SafeTensor before PickleTensor. Safety is
+    checked by the caller with ``check_safety`` so the refusal names the file.
+    """
+    wanted = COMPANION_TYPES.get(kind)
+    if wanted is None:
+        raise ValueError(f"unknown companion {kind!r}; use one of: {', '.join(COMPANION_TYPES)}")
+    skip = getattr(exclude, "id", exclude)
+    files = [f for f in version.files or () if f.type == wanted and f.id != skip]
+    if not files:
+        return None
+    raw = getattr(version, "raw", None)
+    vae_id = raw.get("vaeId") if isinstance(raw, dict) else None
+    files.sort(key=lambda f: (f.id != vae_id, is_pickle(f), not f.primary))
+    return files[0]

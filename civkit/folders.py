@@ -108,17 +108,21 @@ _FILE_TYPE_KEYS = {
     "ControlNet": "controlnet",
     "Upscaler": "upscale_models",
     "Enhancement LoRA": "loras",
+    "Config": "configs",
 }
 _FILE_TYPES_TO_OTHER = {"Training Data", "Archive", "Workflow"}
+# The WebUI reads a model's config as ``<model base>.yaml`` beside the model, so on a1111/forge a
+# Config file stays in its model's folder (the service names it after the model, HOSTS.md §3).
+_BESIDE_MODEL_ON_WEBUI = {"Config"}
 
 _LAYOUT_TYPES = {"comfyui": _COMFY, "a1111": _A1111, "forge": _FORGE, "plain": _PLAIN}
 _LAYOUT_OPTIONAL = {"comfyui": _COMFY_OPTIONAL, "a1111": _A1111_OPTIONAL, "forge": _A1111_OPTIONAL, "plain": {}}
 # Keys each layout can load at all (file-type overrides outside this set fall back to the model type).
 _LAYOUT_KEYS = {
-    "comfyui": set(_COMFY.values()),
+    "comfyui": set(_COMFY.values()) | {"configs"},  # ComfyUI's folder_paths key for checkpoint yamls
     "a1111": set(_A1111.values()),
     "forge": set(_FORGE.values()),
-    "plain": set(_PLAIN.values()),
+    "plain": set(_PLAIN.values()) | {"configs"},
 }
 
 
@@ -156,6 +160,8 @@ def folder_key_for(
     if file_type in _FILE_TYPES_TO_OTHER:
         return OTHER_KEY
     by_file = _FILE_TYPE_KEYS.get(file_type or "")
+    if layout in ("a1111", "forge") and file_type in _BESIDE_MODEL_ON_WEBUI:
+        by_file = None
     if layout in ("a1111", "forge") and by_file == "diffusion_models":
         by_file = "checkpoints"
     if by_file:  # a part the layout cannot load goes to civkit other, not next to the model

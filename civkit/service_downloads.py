@@ -4,7 +4,8 @@
 host offers, the choices are known) and queues the rest, which runs in a queue worker:
 resolve the version, choose the file, pick the folder from the host, ``download_file``, then the
 after-download steps (index entry, sidecars, preview, ``host.after_download``), each guarded so
-a failing step never fails a verified download.
+a failing step never fails a verified download. A checkpoint's VAE and config, when asked for,
+follow in the same task (``service_companions.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from .service_companions import CompanionsMixin, is_companion, wanted_companions
 from .service_errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -34,19 +36,25 @@ class DownloadRequest:
     file_id: Optional[int] = None
     folder_key: Optional[str] = None
     choices: dict = field(default_factory=dict)
+    companions: tuple = ()  # "vae", "config": downloaded after the main file, in the same task
 
 
-class DownloadsMixin:
+class DownloadsMixin(CompanionsMixin):
     """Needs from the service: ``client``, ``index``, ``host``, ``config``, ``queue``, ``_emit``,
     ``_parse_ref``, ``_resolve_version``, ``_forget_library_cache``, ``error_message``."""
 
     # ------------------------------------------------------------------ public API
-    def start_download(self, ref: str, *, file_id=None, folder_key: Optional[str] = None, **choices) -> str:
-        """Queue a download; returns the task id. Bad input raises ServiceError / RefError at once."""
+    def start_download(self, ref: str, *, file_id=None, folder_key: Optional[str] = None, with_vae=False,
+                       with_config=False, **choices) -> str:
+        """Queue a download; returns the task id. Bad input raises ServiceError / RefError at once.
+
+        ``with_vae`` / ``with_config``: also download the version's VAE / Config file in the same
+        task, after the main file (see ``service_companions.py``); the snapshot's ``companions``
+        lists them once the task has finished."""
         unknown = sorted(set(choices) - set(DOWNLOAD_CHOICES))
         if unknown:
             raise ServiceError(f"Unknown download option(s): {', '.join(unknown)}. "
-                               f"Known: file_id, folder_key, {', '.join(DOWNLOAD_CHOICES)}.")
+                               f"Known: file_id, folder_key, with_vae, with_config, {', '.join(DOWNLOAD_CHOICES)}.")
         parsed = self._parse_ref(ref)
         if file_id in ("", None):
             file_id = parsed.file_id
@@ -65,7 +73,7 @@ class DownloadsMixin:
         if parsed.format and "format" not in clean:
             clean["format"] = parsed.format
         request = DownloadRequest(ref=str(ref).strip(), file_id=file_id, folder_key=folder_key or None,
-                                  choices=clean)
+                                  choices=clean, companions=wanted_companions(with_vae, with_config))
         return self.queue.submit(request, ref=request.ref)
 
     def downloads(self) -> list:
@@ -112,9 +120,14 @@ class DownloadsMixin:
             wanted_roots = [os.path.abspath(str(p)) for p in self.host.folder_keys().get(folder_key) or ()]
             if not wanted_roots:
                 self._folder_for_key(folder_key)  # raises the "not a model folder" error
+        companions = {f.sha256.upper() for f in version.files or () if is_companion(f) and f.sha256}
         for path in self._library_versions().get(version.id, []):
             if not os.path.isfile(path):
                 continue
+            if companions:  # a checkpoint's VAE is indexed under the checkpoint's version too
+                entry = self.index.get(path)
+                if entry is not None and (entry.sha256 or "").upper() in companions:
+                    continue
             if wanted_roots and not any(path == r or path.startswith(r.rstrip(os.sep) + os.sep)
                                         for r in wanted_roots + [os.path.realpath(r) for r in wanted_roots]):
                 continue
@@ -155,15 +168,16 @@ class DownloadsMixin:
                                f"Choose one of: {offered}.")
         return Path(paths[0])
 
-    def _target_folder(self, request: DownloadRequest, version, file) -> Path:
-        """The folder key's first root, else the host's folder for the type; plus the subfolder
-        template (civkit's setting, else the host's), always kept inside that folder."""
+    def _target_folder(self, request: DownloadRequest, version, file, *, folder_key="request") -> Path:
+        """The folder key's first root (the request's unless given), else the host's folder for
+        the type; plus the subfolder template (civkit's setting, else the host's), kept inside."""
         from .folders import OTHER_KEY, canonical_type, join_inside, render_subfolder, safe_component
 
         mtype = canonical_type(version.model_type)
-        if request.folder_key:
-            base = self._folder_for_key(request.folder_key)
-            if request.folder_key == OTHER_KEY:
+        folder_key = request.folder_key if folder_key == "request" else folder_key
+        if folder_key:
+            base = self._folder_for_key(folder_key)
+            if folder_key == OTHER_KEY:
                 base = base / safe_component(mtype, "Other")
         else:
             base = Path(self.host.folder_for(version.model_type, file.type))
@@ -202,12 +216,17 @@ class DownloadsMixin:
         choices = dict(request.choices)
         on_conflict = choices.pop("on_conflict", DEFAULT_ON_CONFLICT)
         file = choose_file(version, file_id=request.file_id, **choices)
-        dest = self._target_folder(request, version, file)
+        dest, name = self._placement(request, version, file)
         control.update(total=int(file.size_bytes) or None)
-        hooks = [self._hook_index, self._hook_sidecars, self._hook_preview, self._hook_host]
-        result = download_file(self.client, version, file, dest, progress=progress, cancel=cancel,
-                               on_conflict=on_conflict, index=self.index, hooks=hooks)
-        self._forget_library_cache()
+        try:
+            result = download_file(self.client, version, file, dest, progress=progress, cancel=cancel,
+                                   on_conflict=on_conflict, index=self.index, hooks=self._hooks_for(file),
+                                   name=name)
+            if request.companions:
+                control.update(path=str(result.path))
+                self._download_companions(request, version, file, result, control, cancel, on_conflict)
+        finally:
+            self._forget_library_cache()
         return result
 
     def _hook_index(self, path, version, file, result) -> Optional[str]:
@@ -277,6 +296,9 @@ class DownloadsMixin:
             elif value is not None and not isinstance(value, (bool, int, float, dict)):
                 value = str(value)
             out[str(key)] = value
+        # the VAE/config that came with this task's file (HOSTS.md §3), once it has finished
+        result = self.queue.result(str(out.get("id"))) if out.get("state") in ("done", "skipped") else None
+        out["companions"] = [dict(c) for c in getattr(result, "companions", None) or ()]
         return out
 
     def _scrub(self, text: str) -> str:

@@ -103,10 +103,46 @@ class LibraryMixin:
         return summary
 
     # ------------------------------------------------------------------ listing
-    def library(self) -> list:
-        """Every indexed file under the model roots, as JSON-safe dicts, sorted by path."""
-        entries = self._entries_in_roots()
-        return [entry_dict(e, update=self._updates.get(e.path)) for e in entries]
+    def library(self, query: Optional[str] = None, status: Optional[str] = None, offset: int = 0,
+                limit: Optional[int] = None) -> list:
+        """Indexed files under the model roots, as JSON-safe dicts sorted by path (all of them
+        without arguments). ``query`` filters by file, model, version, type, base model or trigger
+        word (case-insensitive); ``status`` by link status. Built from the index's light listing:
+        the stored version JSON is never parsed here."""
+        return self._library_rows(query, status, offset, limit)[0]
+
+    def library_page(self, query: Optional[str] = None, status: Optional[str] = None, offset: int = 0,
+                     limit: Optional[int] = 200) -> dict:
+        """One page of ``library()``: ``{"items", "total", "offset", "limit"}``; ``total`` counts
+        every matching file, so a UI can say "200 of 31,452 files"."""
+        items, total, offset, limit = self._library_rows(query, status, offset, limit)
+        return {"items": items, "total": total, "offset": offset, "limit": limit}
+
+    def library_counts(self) -> dict:
+        """status -> number of files under the model roots (every status present), one cheap query."""
+        from .library.index import STATUSES
+
+        roots = self._root_forms()
+        if not roots:
+            return {s: 0 for s in STATUSES}
+        return self.index.status_counts(roots)
+
+    def _library_rows(self, query, status, offset, limit) -> tuple:
+        from .library.index import STATUSES
+
+        offset = _whole_number(offset, "offset", 0)
+        limit = None if limit is None else _whole_number(limit, "limit", 0)
+        status = (str(status).strip() or None) if status is not None else None
+        if status is not None and status not in STATUSES:
+            raise ServiceError(f"Unknown library status {status!r}; use one of: {', '.join(STATUSES)}.")
+        query = str(query).strip() if query is not None else None
+        roots = self._root_forms()
+        if not roots:
+            return [], 0, offset, limit
+        rows, total = self.index.list_rows(roots, query=query or None, status=status, offset=offset, limit=limit)
+        updates = self._updates
+        items = [entry_dict(r, update=updates.get(r["path"])) for r in rows]
+        return items, total, offset, limit
 
     def duplicates(self) -> list:
         """Groups of files with the same SHA256: ``[{"sha256", "size", "paths", "names"}]``."""
@@ -227,6 +263,18 @@ class LibraryMixin:
             if (base == wanted or os.path.splitext(base)[0] == wanted) and os.path.isfile(entry.path):
                 return entry.path
         return None
+
+
+def _whole_number(value, name: str, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ServiceError(f"{name} must be a whole number, not {value!r}.") from None
+    if number < 0 or isinstance(value, bool):
+        raise ServiceError(f"{name} must be 0 or more, not {value!r}.")
+    return number
 
 
 def _progress_dict(args, kwargs) -> dict:

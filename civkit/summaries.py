@@ -209,26 +209,36 @@ def model_detail(model, *, local_paths: Optional[dict] = None, nsfw: bool = True
 
 
 def entry_dict(entry, *, update: Optional[dict] = None) -> dict:
-    """A library index entry for the Library views."""
-    path = str(entry.path)
+    """A library file for the Library views: a ``LibraryEntry`` or a light row from
+    ``LibraryIndex.list_rows`` (a dict, which also knows ``copies``: files with the same SHA-256)."""
+    if isinstance(entry, dict):
+        row = entry
+    else:
+        row = {k: getattr(entry, k, None) for k in _ENTRY_FIELDS}
+    path = str(row["path"])
     return {
         "path": path,
         "name": os.path.basename(path),
         "folder": os.path.dirname(path),
-        "size": entry.size,
-        "status": entry.status,
-        "model_id": entry.model_id,
-        "version_id": entry.version_id,
-        "model_name": entry.model_name,
-        "version_name": entry.version_name,
-        "model_type": entry.model_type,
-        "base_model": entry.base_model,
-        "trained_words": list(entry.trained_words or ()),
-        "sha256": entry.sha256,
-        "air": entry.air,
-        "checked_at": entry.checked_at,
-        "error": entry.error,
+        "size": row["size"],
+        "status": row["status"],
+        "model_id": row["model_id"],
+        "version_id": row["version_id"],
+        "model_name": row["model_name"],
+        "version_name": row["version_name"],
+        "model_type": row["model_type"],
+        "base_model": row["base_model"],
+        "trained_words": list(row["trained_words"] or ()),
+        "sha256": row["sha256"],
+        "air": row["air"],
+        "checked_at": row["checked_at"],
+        "error": row["error"],
+        "copies": row.get("copies"),
         "update_available": bool(update.get("available")) if update is not None else None,
         "latest_version_id": update.get("latest_version_id") if update else None,
         "latest_version_name": update.get("latest_version_name") if update else None,
     }
+
+
+_ENTRY_FIELDS = ("path", "size", "status", "model_id", "version_id", "model_name", "version_name", "model_type",
+                 "base_model", "trained_words", "sha256", "air", "checked_at", "error", "copies")

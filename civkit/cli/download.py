@@ -19,7 +19,7 @@ from .main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
 
 FINAL = ("done", "skipped", "failed", "cancelled")
 JSON_KEYS = ("ref", "state", "path", "sha256", "bytes", "model_id", "version_id", "model_name", "version_name",
-             "trained_words", "warnings", "error")
+             "trained_words", "warnings", "error", "companions")
 
 
 def register(subparsers) -> None:
@@ -39,6 +39,12 @@ def register(subparsers) -> None:
     which.add_argument("--fp", metavar="FP", help="fp16, bf16, fp8, ...")
     which.add_argument("--allow-unsafe", action="store_true", help="allow PickleTensor (.ckpt/.pt) files")
     which.add_argument("--include-training-data", action="store_true", help="allow Training Data archives")
+    which.add_argument("--with-vae", action="store_true",
+                       help="also download the checkpoint's recommended VAE (into the VAE folder; the "
+                            "checkpoint's .json then names it)")
+    which.add_argument("--with-config", action="store_true",
+                       help="also download the checkpoint's config yaml (WebUI: saved as <checkpoint>.yaml "
+                            "beside it; ComfyUI: the configs folder)")
     p.add_argument("--no-sidecars", action="store_true", help="write no .civitai.info/.json sidecars or previews")
     p.add_argument("--on-conflict", choices=CONFLICT_MODES, default="ask",
                    help="a different file with the same name exists: ask (fail and say so), skip, suffix, replace")
@@ -128,6 +134,10 @@ def _report(snap: dict, as_json: bool) -> None:
               file=sys.stderr)
     else:
         print(f"civkit: {snap['ref']}: {snap.get('error') or snap.get('message')}", file=sys.stderr)
+    for companion in snap.get("companions") or ():
+        how = "already there" if companion.get("state") == "skipped" else "saved"
+        kind = "VAE" if companion.get("kind") == "vae" else "config"
+        print(f"  {kind}: {how} {companion.get('path')}")
     if state in ("done", "skipped") and snap.get("trained_words"):
         print(f"  trigger words: {', '.join(snap['trained_words'])}")
     for warning in snap.get("warnings") or ():
@@ -153,7 +163,8 @@ def handle(args, ctx) -> int:
     try:
         for ref in args.refs:
             try:
-                task_id = service.start_download(ref, file_id=args.file_id, **choices)
+                task_id = service.start_download(ref, file_id=args.file_id, with_vae=args.with_vae,
+                                                 with_config=args.with_config, **choices)
             except (RefError, ServiceError) as exc:
                 message = getattr(exc, "message", None) or str(exc)
                 if ctx.json:

@@ -5,8 +5,8 @@ Both are merged, never clobbered (HOSTS.md §2.6, §4.1):
 * ``.civitai.info`` — the version JSON in the enriched Civitai Helper layout, plus
   ``extensions.civkit{version, updated}``. Other ``extensions.*`` blocks and ``images[].local_file``
   survive. A file describing a *different* version is left alone and reported (``conflict``).
-* ``<base>.json`` — ``activation text``, ``sd version`` and ``description`` are filled only where
-  the user has no value; ``preferred weight`` and every key civkit does not own stay as they were.
+* ``<base>.json`` — ``activation text``, ``sd version``, ``description`` and (for a checkpoint
+  whose VAE from the same version is on disk) ``vae`` are filled only where the user has no value; ``preferred weight`` and every key civkit does not own stay as they were.
 
 Writes are atomic (temp file in the same folder, then ``os.replace``), UTF-8, indent 4.
 Reading sidecars lives in ``sidecar_read.py``.
@@ -209,8 +209,12 @@ def _blank(value) -> bool:
 
 
 def merge_a1111_json(model_path, version, forge: bool = False, *,
-                     description: Optional[str] = None) -> SidecarResult:
-    """Fill ``activation text``, ``sd version`` and ``description`` in ``<base>.json`` where empty."""
+                     description: Optional[str] = None, vae: Optional[str] = None) -> SidecarResult:
+    """Fill ``activation text``, ``sd version``, ``description`` and ``vae`` in ``<base>.json`` where empty.
+
+    ``vae`` is the file name of the checkpoint's VAE as the WebUI lists it (its base name, e.g.
+    ``x.vae.safetensors``); a user's choice (any non-empty value, "Automatic" and "None" too) stays.
+    """
     path = Path(str(base_of(model_path)) + ".json")
     data: dict = {}
     if path.exists():
@@ -227,6 +231,8 @@ def merge_a1111_json(model_path, version, forge: bool = False, *,
     text = html_to_text(description if description is not None else _attr(version, "description"))
     if text and _blank(merged.get("description")):
         merged["description"] = text
+    if vae and _blank(merged.get("vae")):
+        merged["vae"] = str(vae)
     if merged == data and path.exists():
         return SidecarResult(path, "unchanged")
     try:
