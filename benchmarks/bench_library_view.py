@@ -4,7 +4,7 @@ Builds an index of N linked entries (each with ~3 KB of raw version JSON, as a r
 in a temporary CIVKIT_HOME, straight through ``LibraryIndex.upsert_many`` (no model files are
 needed: listing never touches them). Then times, in the same run:
 
-* baseline: the old path, ``index.entries(roots)`` (parses every row's version JSON) + ``entry_dict``
+* baseline: the old path, ``index.entries(roots)`` (parses every row's version JSON) + the old ``entry_dict``
 * ``service.library()``: every row, from the light listing
 * ``service.library_page(limit=200)``: the first page and the total
 * ``service.library_page(query="anime")``: a filtered first page (the filter runs in SQLite)
@@ -68,6 +68,28 @@ def make_entries(models_dir: Path, n: int, seed: int = 7) -> list:
     return entries
 
 
+def old_entry_dict(entry, *, update=None) -> dict:
+    """``civkit.summaries.entry_dict`` as it was before the light listing (attribute access on a
+    full ``LibraryEntry``), so the baseline is the old code, not today's."""
+    path = str(entry.path)
+    return {
+        "path": path, "name": os.path.basename(path), "folder": os.path.dirname(path), "size": entry.size,
+        "status": entry.status, "model_id": entry.model_id, "version_id": entry.version_id,
+        "model_name": entry.model_name, "version_name": entry.version_name, "model_type": entry.model_type,
+        "base_model": entry.base_model, "trained_words": list(entry.trained_words or ()), "sha256": entry.sha256,
+        "air": entry.air, "checked_at": entry.checked_at, "error": entry.error,
+        "update_available": bool(update.get("available")) if update is not None else None,
+        "latest_version_id": update.get("latest_version_id") if update else None,
+        "latest_version_name": update.get("latest_version_name") if update else None,
+    }
+
+
+def fill(index, models_dir: Path, n: int) -> None:
+    entries = make_entries(models_dir, n)
+    for i in range(0, len(entries), 2000):
+        index.upsert_many(entries[i : i + 2000])
+
+
 def best_of(runs: int, fn):
     best, result = None, None
     for _ in range(runs):
@@ -88,23 +110,20 @@ def main(argv=None) -> int:
         from civkit.hosts.standalone import StandaloneHost
         from civkit.library import LibraryIndex
         from civkit.service import CivkitService
-        from civkit.summaries import entry_dict
 
         models = tmp / "models"
         for sub in ("Lora", "Stable-diffusion"):
             (models / sub).mkdir(parents=True)
         config = load_config()
         index = LibraryIndex(config.index_path)
-        entries = make_entries(models, args.files)
-        wall, _cpu, _ = timed(lambda: [index.upsert_many(entries[i:i + 2000]) for i in range(0, len(entries), 2000)])
+        wall, _cpu, _ = timed(lambda: fill(index, models, args.files))
         size_mb = os.path.getsize(config.index_path) / 1e6
         print(f"indexed {args.files} entries in {wall:.1f} s (database {size_mb:.0f} MB)")
-        del entries
         service = CivkitService(config, StandaloneHost(models, "a1111"), index=index)
         roots = service._root_forms()
 
         def old_path():
-            return [entry_dict(e) for e in index.entries(roots)]
+            return [old_entry_dict(e) for e in index.entries(roots)]
 
         old_s, old_rows = best_of(args.runs, old_path)
         all_s, all_rows = best_of(args.runs, service.library)
@@ -113,7 +132,7 @@ def main(argv=None) -> int:
         if len(all_rows) != len(old_rows) or [r["path"] for r in all_rows] != [r["path"] for r in old_rows]:
             print(f"UNEXPECTED: library() gave {len(all_rows)} rows, the old path {len(old_rows)}")
             return 1
-        print(f"old entries()+entry_dict (all rows): {old_s * 1000:9.1f} ms  ({len(old_rows)} rows)  = baseline")
+        print(f"old entries()+entry_dict  (all rows): {old_s * 1000:9.1f} ms  ({len(old_rows)} rows)  = baseline")
         print(f"service.library()         (all rows): {all_s * 1000:9.1f} ms  "
               f"({len(all_rows)} rows)  {old_s / all_s:6.1f}x faster")
         print(f"service.library_page(limit=200)     : {page_s * 1000:9.1f} ms  "

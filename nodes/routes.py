@@ -232,8 +232,9 @@ def register_routes(routes, service) -> ScanRunner:
     @routes.get("/civkit/library")
     @handler
     async def library(request, svc):
-        entries = await _in_thread(svc.library)
-        return web.json_response({"entries": [_with_location(svc, e) for e in entries], "scan": scans.snapshot()})
+        q, status, offset, limit = _library_params(request.query)
+        page = await _in_thread(_library_page, svc, q, status, offset, limit)
+        return web.json_response({**page, "scan": scans.snapshot()})
 
     @routes.get("/civkit/triggers")
     @handler
@@ -288,6 +289,37 @@ def register_routes(routes, service) -> ScanRunner:
         return web.json_response({"set": bool(await _in_thread(svc.api_key_is_set))})
 
     return scans
+
+
+LIBRARY_PAGE = 200  # rows per page when the browser does not say
+LIBRARY_PAGE_MAX = 1000
+LIBRARY_STATUSES = ("linked", "not_found", "unknown", "error")
+
+
+def _library_params(query) -> tuple:
+    """``q``, ``status``, ``offset``, ``limit`` of ``GET /civkit/library``, checked (RequestRefused: 400)."""
+    q = (query.get("q") or "").strip()
+    if len(q) > 200:
+        raise RequestRefused("q is too long (200 characters at most).")
+    status = (query.get("status") or "").strip() or None
+    if status is not None and status not in LIBRARY_STATUSES:
+        raise RequestRefused(f"status must be one of {', '.join(LIBRARY_STATUSES)}, got {status!r}.")
+    offset = int_or_none(query.get("offset"), "offset")
+    limit = int_or_none(query.get("limit"), "limit")
+    offset = 0 if offset is None else offset
+    limit = LIBRARY_PAGE if limit is None else limit
+    if offset < 0:
+        raise RequestRefused(f"offset must be 0 or more, got {offset}.")
+    if not 1 <= limit <= LIBRARY_PAGE_MAX:
+        raise RequestRefused(f"limit must be between 1 and {LIBRARY_PAGE_MAX}, got {limit}.")
+    return q or None, status, offset, limit
+
+
+def _library_page(svc, q, status, offset, limit) -> dict:
+    """One page of the library with ComfyUI names (``locate`` resolves paths: kept off the event loop)."""
+    page = svc.library_page(query=q, status=status, offset=offset, limit=limit)
+    page["items"] = [_with_location(svc, e) for e in page["items"]]
+    return page
 
 
 def _with_location(svc, entry: dict) -> dict:

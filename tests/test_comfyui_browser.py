@@ -274,3 +274,40 @@ async def _check_executed_event_records_the_model_in_the_workflow(env, page):
     assert models == [{"name": "anime_lineart_v2.safetensors", "url": "https://civitai.com/api/download/models/1011",
                        "hash": "ab" * 32, "hash_type": "sha256", "directory": "loras"}]
     assert await page.evaluate("window.__app.graph.extra.civkit_air") == ["urn:air:sd1:lora:civitai:101@1011"]
+
+
+async def test_a_large_library_pages_with_show_more_and_filters_on_the_server(browser_page, shots):
+    from civkit.library import LibraryEntry
+
+    env, page = browser_page, browser_page.page
+    loras = Path(env.folder_paths.get_folder_paths("loras")[0])
+    env.service.index.upsert_many([
+        LibraryEntry(path=str(loras / f"style_{i:04d}.safetensors"), size=10, mtime_ns=i, inode=i,
+                     sha256=f"{i:064X}", status="linked", model_name="Watercolor" if i % 50 == 0 else f"Style {i}",
+                     base_model="SD 1.5", trained_words=[f"word{i}"])
+        for i in range(450)])
+    await page.click("#sidebar-civkit")
+    await page.click(".civkit-tab[data-tab='library']")
+    count = ".civkit-lib-count"
+    await page.wait_for_function(f"document.querySelector('{count}').textContent === '200 of 450 files'")
+    assert await page.locator(".civkit-entry").count() == 200
+    more = page.get_by_role("button", name="Show more")
+    await more.click()
+    await page.wait_for_function(f"document.querySelector('{count}').textContent === '400 of 450 files'")
+    await more.click()
+    await page.wait_for_function(f"document.querySelector('{count}').textContent === '450 of 450 files'")
+    assert await page.locator(".civkit-entry").count() == 450 and not await more.is_visible()
+    names = await page.eval_on_selector_all(".civkit-entry .civkit-name", "els => els.map(e => e.textContent)")
+    assert names == sorted(names) and len(set(names)) == 450  # pages joined in order, none twice
+
+    # typing filters on the server (debounced): only the matching files, counted
+    await page.fill("input[aria-label='Filter the library']", "WATERCOL")
+    await page.wait_for_function(f"document.querySelector('{count}').textContent === '9 of 9 matching files'")
+    assert await page.locator(".civkit-entry").count() == 9 and not await more.is_visible()
+    await page.screenshot(path=str(shots / "comfyui-9-library-filter.png"))
+    await page.fill("input[aria-label='Filter the library']", "no such model")
+    await page.locator(".civkit-empty", has_text="No file in the library matches that filter.").wait_for()
+    await page.fill("input[aria-label='Filter the library']", "")
+    await page.wait_for_function(f"document.querySelector('{count}').textContent === '200 of 450 files'")
+    assert await more.is_visible()
+    assert env.errors == []

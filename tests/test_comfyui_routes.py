@@ -221,8 +221,9 @@ async def test_library_scan_status_list_and_trigger_words(civkit):
     assert status["error"] is None
     assert any(e.get("state") == "done" for e in civkit.server.events("civkit.scan"))
 
-    entries = (await (await civkit.client.get("/api/civkit/library")).json())["entries"]
-    by_name = {e["comfy_name"]: e for e in entries}
+    page = await (await civkit.client.get("/api/civkit/library")).json()
+    assert (page["total"], page["offset"], page["limit"]) == (2, 0, 200)
+    by_name = {e["comfy_name"]: e for e in page["items"]}
     assert by_name["anime_lineart_v2.safetensors"]["status"] == "linked"
     assert by_name["anime_lineart_v2.safetensors"]["folder_key"] == "loras"
     assert by_name["copied_by_hand.safetensors"]["status"] == "linked"
@@ -234,6 +235,41 @@ async def test_library_scan_status_list_and_trigger_words(civkit):
     assert resp.status == 404
     resp = await civkit.client.get("/api/civkit/triggers", params={"name": "x", "folder_key": "nope"})
     assert resp.status == 400
+
+
+async def test_library_route_pages_and_filters(civkit):
+    for ref in ("101@1011", "102"):
+        resp = await civkit.client.post("/api/civkit/downloads", json={"ref": ref, "folder_key": "loras"})
+        await _wait_download(civkit, (await resp.json())["id"])
+    everything = await (await civkit.client.get("/api/civkit/library")).json()
+    names = [e["comfy_name"] for e in everything["items"]]
+    assert everything["total"] == len(names) == 2 and names == sorted(names)
+
+    first = await (await civkit.client.get("/api/civkit/library", params={"limit": "1"})).json()
+    second = await (await civkit.client.get("/api/civkit/library", params={"limit": "1", "offset": "1"})).json()
+    assert [e["comfy_name"] for e in first["items"] + second["items"]] == names
+    assert first["total"] == second["total"] == 2 and (second["offset"], second["limit"]) == (1, 1)
+
+    found = await (await civkit.client.get("/api/civkit/library", params={"q": "LINEART"})).json()
+    assert [e["comfy_name"] for e in found["items"]] == ["anime_lineart_v2.safetensors"] and found["total"] == 1
+    linked = await (await civkit.client.get("/api/civkit/library", params={"status": "linked"})).json()
+    assert linked["total"] == 2
+    none = await (await civkit.client.get("/api/civkit/library", params={"status": "not_found"})).json()
+    assert none["items"] == [] and none["total"] == 0
+
+
+@pytest.mark.parametrize("params, reason", [
+    ({"limit": "5000"}, "limit must be between 1 and 1000, got 5000."),
+    ({"limit": "0"}, "limit must be between 1 and 1000, got 0."),
+    ({"limit": "lots"}, "limit must be a number, got 'lots'."),
+    ({"offset": "-3"}, "offset must be 0 or more, got -3."),
+    ({"offset": "1.5"}, "offset must be a number, got '1.5'."),
+    ({"status": "linkd"}, "status must be one of linked, not_found, unknown, error, got 'linkd'."),
+])
+async def test_library_route_refuses_bad_paging_with_a_reason(civkit, params, reason):
+    resp = await civkit.client.get("/api/civkit/library", params=params)
+    assert resp.status == 400
+    assert await resp.json() == {"error": reason}
 
 
 async def test_scan_refuses_a_path(civkit):

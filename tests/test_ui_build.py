@@ -230,6 +230,36 @@ def test_library_shows_an_update_for_an_older_version(ui, models_dir):
     assert "No file in the library matches" in ui.library.show("no such thing")[0]
 
 
+def test_a_large_library_shows_the_first_rows_and_the_filter_narrows(ui, service, models_dir):
+    from civkit.library import LibraryEntry
+    from civkit.ui.views_library import MAX_ROWS
+
+    lora = models_dir / "Lora"
+    service.index.upsert_many([
+        LibraryEntry(path=str(lora / f"style_{i:04d}.safetensors"), size=10, mtime_ns=i, inode=i,
+                     sha256=f"{i:064X}", status="linked" if i % 2 else "not_found",
+                     model_name=f"Watercolor {i}" if i % 100 == 0 else f"Style {i}", trained_words=[f"w{i}"])
+        for i in range(MAX_ROWS + 120)])
+    table, picker, summary = ui.library.show("")
+    assert table.count("<tr data-civkit-path=") == MAX_ROWS
+    assert len(picker["choices"]) == MAX_ROWS
+    assert summary == ("Library: 620 files, 310 linked to Civitai. "
+                       "Showing the first 500; type in Filter to narrow the list.")
+    table, picker, summary = ui.library.show("WATERCOLOR")
+    assert table.count("<tr data-civkit-path=") == 7 and "style_0600.safetensors" in table
+    assert summary == "7 of 620 files match “WATERCOLOR”."
+    # a file from a narrowed list can be picked; this one exists only in the index, and says so
+    label = next(c if isinstance(c, str) else c[0] for c in picker["choices"])
+    assert label.startswith("style_0000.safetensors — Watercolor 0")
+    words, prompt = ui.library.pick(label)
+    assert words.startswith("**Problem:** No model file") and prompt == ""
+    ui.library._shown = {}  # a label another browser session was shown: found again through the index
+    assert ui.library.pick(label)[0].startswith("**Problem:** No model file")
+    assert ui.library.pick(label.replace("style_0000", "style_9999"))[0] == (
+        "This file is no longer in the library; scan again.")
+    assert "No file in the library matches" in ui.library.show("nothing like this")[0]
+
+
 def test_pickle_files_need_the_explicit_allow(ui, models_dir):
     details, versions, files, model, status = ui.search.open_model(None, "108")  # a .ckpt only
     assert "pickle: runs code when loaded" in files["value"]

@@ -343,8 +343,8 @@ class LibraryIndex:
             copies = self._copies({r[_SHA_AT] for r in raw if r[_SHA_AT]}, root)
         words = _word_lists([r[_WORDS_AT] for r in raw])
         rows = []
-        for values, word_list in zip(raw, words):
-            row = dict(zip(LIST_COLUMNS, values))
+        for values, word_list in zip(raw, words, strict=True):
+            row = dict(zip(LIST_COLUMNS, values, strict=True))
             row["trained_words"] = word_list
             row["copies"] = copies.get(row["sha256"]) if row["sha256"] else None
             rows.append(row)
@@ -382,9 +382,10 @@ class LibraryIndex:
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def _ensure_match_function(self) -> None:
-        if not getattr(self, "_match_registered", False):
-            self._conn.create_function("civkit_match", 7, _text_match, deterministic=True)
-            self._match_registered = True
+        with self._lock:
+            if not getattr(self, "_match_registered", False):
+                self._conn.create_function("civkit_match", 7, _text_match, deterministic=True)
+                self._match_registered = True
 
     def _copies(self, shas: set, root) -> dict:
         """sha256 -> how many files (under ``root``) have it, for the given hashes only.

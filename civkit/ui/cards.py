@@ -252,7 +252,14 @@ _LINK_WORDS = {
 
 
 def duplicate_paths(entries: Iterable[dict]) -> dict[str, int]:
-    """path -> number of files sharing its SHA-256 (only for files that have copies)."""
+    """path -> number of files sharing its SHA-256 (only for files that have copies).
+
+    Rows from the service carry ``copies`` (counted over the whole library, so a filtered or
+    shortened list still marks its duplicates); without it, copies are counted among ``entries``.
+    """
+    entries = list(entries)
+    if entries and all(e.get("copies") is not None or not e.get("sha256") for e in entries):
+        return {e["path"]: int(e["copies"]) for e in entries if (e.get("copies") or 0) > 1}
     groups: dict[str, list[str]] = {}
     for e in entries:
         if e.get("sha256"):
@@ -260,21 +267,33 @@ def duplicate_paths(entries: Iterable[dict]) -> dict[str, int]:
     return {p: len(paths) for paths in groups.values() if len(paths) > 1 for p in paths}
 
 
+def entry_matches(entry: dict, query: str) -> bool:
+    """The Library filter: text in the file name, model, version, type, base model or a trigger word
+    (case-insensitive; the same fields the index's ``list_rows`` filter searches)."""
+    q = query.strip().casefold()
+    if not q:
+        return True
+    words = entry.get("trained_words") or []
+    hay = " ".join(str(x) for x in (entry.get("name"), entry.get("model_name"), entry.get("version_name"),
+                                   entry.get("model_type"), entry.get("base_model"), *words) if x)
+    return q in hay.casefold()
+
+
 def entry_label(entry: dict) -> str:
     return f'{entry.get("name")} — {entry.get("model_name") or "not linked"} — in {entry.get("folder")}'
 
 
-def library_html(entries: Iterable[dict], *, query: str = "") -> str:
+def library_html(entries: Iterable[dict], *, query: str = "", filtered: bool = False) -> str:
+    """The library table. ``query`` filters ``entries`` here, unless ``filtered`` says the
+    service already did (then ``query`` only picks the words for an empty result)."""
     entries = list(entries)
-    if not entries:
+    if not entries and not (filtered and query.strip()):
         return '<div class="civkit-empty">The library is empty. Press "Scan my models" to index the model folders.</div>'
     dups = duplicate_paths(entries)
-    q = query.strip().lower()
     rows = []
     for e in entries:
         words = e.get("trained_words") or []
-        hay = " ".join(str(x) for x in (e.get("name"), e.get("model_name"), e.get("base_model"), *words)).lower()
-        if q and q not in hay:
+        if not filtered and not entry_matches(e, query):
             continue
         status = _LINK_WORDS.get(e.get("status"), e.get("status") or "")
         if e.get("error"):

@@ -28,22 +28,37 @@ def prompt_text(entry: dict, words: list) -> str:
     return words_text
 
 
+MAX_ROWS = 500  # more rows than this make the page slow and nobody reads them; the filter narrows
+
+
 class LibraryView:
     def __init__(self, ctx: UiContext) -> None:
         self.ctx = ctx
         self.service = ctx.service
-
-    def _entries(self) -> list[dict]:
-        return list(self.service.library())
+        self._shown: dict[str, dict] = {}  # picker label -> row, from the last list shown
 
     def show(self, query=""):
-        """-> table html, file picker, summary line."""
-        entries = self._entries()
-        labels = [cards.entry_label(e) for e in entries]
-        linked = sum(1 for e in entries if e.get("status") == "linked")
-        summary = (f"Library: {_files(len(entries))}, {linked} linked to Civitai." if entries else
-                   "Nothing indexed yet.")
-        return cards.library_html(entries, query=query or ""), gr.update(choices=labels, value=None), summary
+        """-> table html, file picker, summary line (at most ``MAX_ROWS`` rows; the filter runs in the index)."""
+        query = str(query or "").strip()
+        page = self.service.library_page(query=query or None, limit=MAX_ROWS)
+        entries, matched = page["items"], page["total"]
+        self._shown = {cards.entry_label(e): e for e in entries}
+        labels = list(self._shown)
+        summary = self._summary(query, matched, len(entries))
+        return (cards.library_html(entries, query=query, filtered=True), gr.update(choices=labels, value=None),
+                summary)
+
+    def _summary(self, query: str, matched: int, shown: int) -> str:
+        counts = self.service.library_counts()
+        total = sum(counts.values())
+        if not total:
+            return "Nothing indexed yet."
+        more = (f" Showing the first {shown:,}; type in Filter to narrow the list."
+                if shown < matched else "")
+        if query:
+            return f"{matched:,} of {_files(total)} match “{query}”.{more}"
+        linked = counts.get("linked", 0)
+        return f"Library: {_files(total)}, {linked:,} linked to Civitai.{more}"
 
     def scan(self, query=""):
         """Scan every model folder (a worker thread hashes and links; this streams its progress)."""
@@ -73,7 +88,7 @@ class LibraryView:
         """-> trigger words html, prompt text."""
         if not label:
             return "", ""
-        entry = next((e for e in self._entries() if cards.entry_label(e) == label), None)
+        entry = self._shown.get(label) or self._find(label)
         if entry is None:
             return "This file is no longer in the library; scan again.", ""
         try:
@@ -82,11 +97,18 @@ class LibraryView:
             return f"**Problem:** {self.ctx.error_text(exc)}", ""
         return cards.words_html(words), prompt_text(entry, words)
 
+    def _find(self, label: str):
+        """The row behind a picker label shown earlier (another session's list): the label starts
+        with the file name, which the index filter matches."""
+        name = label.split(" — ", 1)[0]
+        rows = self.service.library_page(query=name, limit=MAX_ROWS)["items"]
+        return next((e for e in rows if cards.entry_label(e) == label), None)
+
     def build(self) -> None:
         with gr.Row():
             scan_btn = gr.Button("Scan my models", variant="primary", scale=1, elem_id="civkit_scan_btn")
             refresh_btn = gr.Button("Refresh list", scale=1, elem_id="civkit_lib_refresh")
-            query = gr.Textbox(label="Filter", placeholder="file, model, base model or trigger word", scale=3,
+            query = gr.Textbox(label="Filter", placeholder="file, model, base model or trigger word, then Enter", scale=3,
                                elem_id="civkit_lib_filter")
         status = gr.Markdown("Scan to hash your model files and link them to Civitai.", elem_id="civkit_scan_status")
         table = gr.HTML(cards.library_html([]), elem_id="civkit_library")
@@ -114,7 +136,7 @@ class LibraryView:
 
 
 def _files(n: int) -> str:
-    return "1 file" if n == 1 else f"{n} files"
+    return "1 file" if n == 1 else f"{n:,} files"
 
 
 def _scan_summary(report) -> str:

@@ -68,8 +68,10 @@ export class CivkitClient {
   retry(id) {
     return this.request(`/civkit/downloads/${encodeURIComponent(id)}/retry`, { method: "POST" });
   }
-  library() {
-    return this.request("/civkit/library");
+  // One page of the library: { items, total, offset, limit, scan }. q filters by name, model,
+  // base model or trigger word (in the index, case-insensitive).
+  library({ q, status, offset = 0, limit = 200 } = {}) {
+    return this.request("/civkit/library", { query: { q, status, offset, limit } });
   }
   scan(lookup = true) {
     return this.request("/civkit/library/scan", { method: "POST", body: { lookup } });

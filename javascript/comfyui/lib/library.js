@@ -10,24 +10,33 @@ const STATUS = {
   error: ["bad", "error"],
 };
 
+const PAGE = 200; // rows per request; "Show more" asks for the next page
+const FILTER_DELAY_MS = 250; // wait for a pause in typing before asking the server
+
 export class LibraryView {
   constructor({ client, toast }) {
     this.client = client;
     this.toast = toast;
     this.entries = [];
+    this.total = 0;
+    this.seq = 0; // answers to older requests (an earlier filter) are dropped
+    this.timer = null;
     this.stale = true;
     this.root = this.build();
   }
 
   build() {
     this.filter = h("input", { type: "search", class: "civkit-grow", placeholder: "Filter by name, base model, word…",
-      "aria-label": "Filter the library", on: { input: () => this.renderList() } });
+      "aria-label": "Filter the library", on: { input: () => this.filterChanged() } });
     this.scanButton = h("button", { class: "civkit-btn", title: "Hash new files and look them up on Civitai",
       on: { click: () => this.scan() } }, "Scan folders");
     this.status = h("div", { class: "civkit-note" });
+    this.count = h("div", { class: "civkit-note civkit-lib-count", "aria-live": "polite" });
     this.list = h("div", { class: "civkit-lib" });
+    this.more = h("button", { class: "civkit-btn civkit-lib-more", style: { width: "100%", marginTop: "10px", display: "none" },
+      on: { click: () => this.loadMore() } }, "Show more");
     return h("div", { class: "civkit-view civkit-library" },
-      h("div", { class: "civkit-row" }, this.filter, this.scanButton), this.status, this.list);
+      h("div", { class: "civkit-row" }, this.filter, this.scanButton), this.status, this.count, this.list, this.more);
   }
 
   async show() {
@@ -39,16 +48,51 @@ export class LibraryView {
     if (this.root.isConnected) this.load();
   }
 
+  filterChanged() {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.load(), FILTER_DELAY_MS);
+  }
+
+  query(offset) {
+    const q = this.filter.value.trim();
+    return { q: q || undefined, offset, limit: PAGE };
+  }
+
+  // The first page for the current filter (replaces the list).
   async load() {
     this.stale = false;
+    clearTimeout(this.timer);
+    const seq = ++this.seq;
     try {
-      const data = await this.client.library();
-      this.entries = data.entries || [];
+      const data = await this.client.library(this.query(0));
+      if (seq !== this.seq) return;
+      this.entries = data.items || [];
+      this.total = data.total ?? this.entries.length;
       this.scanState(data.scan);
       this.renderList();
     } catch (err) {
+      if (seq !== this.seq) return;
       this.stale = true;
       this.toast("error", "Could not read the library", err.message);
+    }
+  }
+
+  // The next page, appended.
+  async loadMore() {
+    const seq = this.seq;
+    this.more.disabled = true;
+    try {
+      const data = await this.client.library(this.query(this.entries.length));
+      if (seq !== this.seq) return;
+      const items = data.items || [];
+      this.total = data.total ?? this.total;
+      this.entries = this.entries.concat(items);
+      for (const entry of items) this.list.append(this.entryCard(entry));
+      this.renderCount();
+    } catch (err) {
+      this.toast("error", "Could not read more of the library", err.message);
+    } finally {
+      this.more.disabled = false;
     }
   }
 
@@ -91,27 +135,31 @@ export class LibraryView {
     }
   }
 
-  matches(entry, needle) {
-    if (!needle) return true;
-    const hay = [entry.name, entry.model_name, entry.version_name, entry.base_model, entry.model_type,
-      ...(entry.trained_words || [])].filter(Boolean).join(" ").toLowerCase();
-    return hay.includes(needle);
+  renderCount() {
+    const n = (x) => x.toLocaleString("en-US");
+    const filtered = this.filter.value.trim() !== "";
+    const noun = this.total === 1 ? "file" : "files";
+    this.count.textContent = this.total
+      ? `${n(this.entries.length)} of ${n(this.total)} ${filtered ? `matching ${noun}` : noun}`
+      : "";
+    this.more.style.display = this.entries.length < this.total ? "" : "none";
   }
 
   renderList() {
     clear(this.list);
-    const needle = this.filter.value.trim().toLowerCase();
-    const shown = this.entries.filter((e) => this.matches(e, needle));
+    const filtered = this.filter.value.trim() !== "";
+    this.renderCount();
     if (!this.entries.length) {
-      this.list.append(h("div", { class: "civkit-empty" }, "No models in the library yet. Download one, or scan your folders."));
+      this.list.append(h("div", { class: "civkit-empty" }, filtered
+        ? "No file in the library matches that filter."
+        : "No models in the library yet. Download one, or scan your folders."));
       return;
     }
     if (!this.status.textContent.startsWith("Scanning")) {
-      const count = `${this.entries.length} file${this.entries.length === 1 ? "" : "s"}`;
-      const hint = this.entries.some((e) => (e.trained_words || []).length) ? " · click a trigger word to copy it" : "";
-      this.status.textContent = count + hint;
+      const hint = this.entries.some((e) => (e.trained_words || []).length) ? "Click a trigger word to copy it." : "";
+      this.status.textContent = hint;
     }
-    for (const entry of shown) this.list.append(this.entryCard(entry));
+    for (const entry of this.entries) this.list.append(this.entryCard(entry));
   }
 
   entryCard(entry) {
