@@ -210,35 +210,29 @@ def model_detail(model, *, local_paths: Optional[dict] = None, nsfw: bool = True
 
 def entry_dict(entry, *, update: Optional[dict] = None) -> dict:
     """A library file for the Library views: a ``LibraryEntry`` or a light row from
-    ``LibraryIndex.list_rows`` (a dict, which also knows ``copies``: files with the same SHA-256)."""
-    if isinstance(entry, dict):
-        row = entry
+    ``LibraryIndex.list_rows`` (a dict, which also knows ``copies``: files with the same SHA-256).
+
+    Keys: path, name, folder, size, status, model_id, version_id, model_name, version_name,
+    model_type, base_model, trained_words, sha256, air, checked_at, error, copies,
+    update_available, latest_version_id, latest_version_name.
+    """
+    if isinstance(entry, dict):  # copied as a whole: this runs once per file of the library
+        out = {k: entry.get(k) for k in _ENTRY_FIELDS} if entry.keys() != _ENTRY_KEYS else dict(entry)
     else:
-        row = {k: getattr(entry, k, None) for k in _ENTRY_FIELDS}
-    path = str(row["path"])
-    return {
-        "path": path,
-        "name": os.path.basename(path),
-        "folder": os.path.dirname(path),
-        "size": row["size"],
-        "status": row["status"],
-        "model_id": row["model_id"],
-        "version_id": row["version_id"],
-        "model_name": row["model_name"],
-        "version_name": row["version_name"],
-        "model_type": row["model_type"],
-        "base_model": row["base_model"],
-        "trained_words": list(row["trained_words"] or ()),
-        "sha256": row["sha256"],
-        "air": row["air"],
-        "checked_at": row["checked_at"],
-        "error": row["error"],
-        "copies": row.get("copies"),
-        "update_available": bool(update.get("available")) if update is not None else None,
-        "latest_version_id": update.get("latest_version_id") if update else None,
-        "latest_version_name": update.get("latest_version_name") if update else None,
-    }
+        out = {k: getattr(entry, k, None) for k in _ENTRY_FIELDS}
+    path = out["path"] = str(out["path"])
+    head, sep, name = path.rpartition(os.sep)
+    if os.altsep or not sep or not head:  # Windows, a bare name or a file at "/": let os.path decide
+        name, head = os.path.basename(path), os.path.dirname(path)
+    out["name"] = name
+    out["folder"] = head
+    out["trained_words"] = list(out["trained_words"] or ())
+    out["update_available"] = bool(update.get("available")) if update is not None else None
+    out["latest_version_id"] = update.get("latest_version_id") if update else None
+    out["latest_version_name"] = update.get("latest_version_name") if update else None
+    return out
 
 
 _ENTRY_FIELDS = ("path", "size", "status", "model_id", "version_id", "model_name", "version_name", "model_type",
                  "base_model", "trained_words", "sha256", "air", "checked_at", "error", "copies")
+_ENTRY_KEYS = frozenset(_ENTRY_FIELDS)

@@ -85,6 +85,7 @@ def test_filter_is_case_insensitive_over_name_model_base_and_words(service, mode
                                                         "copy_of_lineart.safetensors"]
     assert _names(service.library(query="über")) == ["plain_style.safetensors"]  # model name, not ASCII
     assert _names(service.library(query="überstil")) == ["plain_style.safetensors"]  # a trigger word
+    assert _names(service.library(query="ÜBER STYLE")) == ["plain_style.safetensors"]
     assert _names(service.library(query="illustrious")) == ["anime_lineart_v2.safetensors"]
     # "anime" is also a folder name: only file names, models and words count, not folders
     assert _names(service.library(query="anime")) == ["pony_realism.safetensors",  # sorted by path
