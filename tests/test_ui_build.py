@@ -181,6 +181,11 @@ def test_bad_reference_and_empty_picks_do_not_raise(ui):
     details, versions, files, model, status = ui.search.open_model(None, "not a model at all ::")
     assert status.startswith("**Problem:**") and model is None
     assert ui.search.open_model(None, "") == tuple(gr.update() for _ in range(5))
+    assert ui.search.open_details(None, "") == tuple(gr.update() for _ in range(7))
+    assert ui.search.pick_version_details("x (#1)", None) == tuple(gr.update() for _ in range(4))
+    *_, model, status, vae, config = ui.search.open_details(None, "not a model at all ::")
+    assert model is None and status.startswith("**Problem:**")
+    assert vae["interactive"] is False and config["interactive"] is False
     assert _drain(ui.search.download(None, None, None)) == ["Pick a model first."]
     assert ui.downloads.cancel(None) == "Pick a download in the list first."
     assert ui.library.pick(None) == ("", "")
@@ -270,6 +275,49 @@ def test_pickle_files_need_the_explicit_allow(ui, models_dir):
     allowed = _drain(ui.search.download(model, versions["value"], files["value"], True))
     assert allowed[-1].startswith("**Done.**"), allowed
     assert list((models_dir / "Stable-diffusion").glob("*.ckpt"))
+
+
+def test_result_cards_open_on_click_and_keyboard():
+    html = cards.result_cards([{"id": 107, "name": "Dreamforge <XL>", "type": "Checkpoint"}])
+    assert 'data-civkit-model-id="107"' in html and 'tabindex="0"' in html and 'role="button"' in html
+    assert 'aria-label="Open Dreamforge &lt;XL&gt;"' in html
+
+
+def test_companion_boxes_follow_the_version_and_download_the_vae_and_config(ui, models_dir):
+    # A LoRA has neither: both boxes are greyed out and say so.
+    *_, model, status, vae, config = ui.search.open_details(None, "101")
+    assert model["id"] == 101 and status == ""
+    assert vae["interactive"] is False and vae["value"] is False and "has none" in vae["label"]
+    assert config["interactive"] is False and "has none" in config["label"]
+
+    # Checkpoint 107 ships a VAE and a config yaml beside its model files.
+    details, versions, files, model, status, vae, config = ui.search.open_details(None, "107")
+    assert model["id"] == 107 and "dreamforgeXL_v10.safetensors" in files["value"]
+    assert vae["interactive"] is True and vae["label"] == "Also download its VAE"
+    assert config["interactive"] is True and config["label"] == "Also download its config (.yaml)"
+    details2, files2, vae2, config2 = ui.search.pick_version_details(versions["value"], model)
+    assert vae2["interactive"] is True and config2["interactive"] is True
+
+    steps = _drain(ui.search.download(model, versions["value"], files["value"], False, True, True))
+    ckpt = models_dir / "Stable-diffusion" / "dreamforgeXL_v10.safetensors"
+    vae_file = models_dir / "VAE" / "dreamforgeXL_v10.vae.safetensors"
+    yaml_file = models_dir / "Stable-diffusion" / "dreamforgeXL_v10.yaml"
+    assert steps[-1].startswith("**Done.** Downloaded"), steps
+    assert f"Its VAE: `{vae_file}`." in steps[-1] and f"Its config: `{yaml_file}`." in steps[-1]
+    assert ckpt.is_file() and vae_file.is_file() and yaml_file.is_file()
+    assert not (models_dir / "Stable-diffusion" / vae_file.name).exists()  # the VAE is never beside it
+    sidecar = json.loads((models_dir / "Stable-diffusion" / "dreamforgeXL_v10.json").read_text(encoding="utf-8"))
+    assert sidecar["vae"] == vae_file.name
+    assert not list(models_dir.rglob("*.part"))
+
+
+def test_unticked_companion_boxes_download_only_the_model(ui, models_dir):
+    details, versions, files, model, status, vae, config = ui.search.open_details(None, "107")
+    steps = _drain(ui.search.download(model, versions["value"], files["value"], False, False, False))
+    assert steps[-1].startswith("**Done.** Downloaded") and "Its VAE" not in steps[-1], steps
+    assert (models_dir / "Stable-diffusion" / "dreamforgeXL_v10.safetensors").is_file()
+    assert not (models_dir / "VAE").exists() or not list((models_dir / "VAE").iterdir())
+    assert not (models_dir / "Stable-diffusion" / "dreamforgeXL_v10.yaml").exists()
 
 
 def test_scan_progress_is_described_in_words():

@@ -13,7 +13,7 @@ from typing import Optional
 import gradio as gr
 
 from .. import __version__
-from .compat import blocks_kw, enable_queue, event_kw, launch_kw
+from .compat import blocks_kw, enable_queue, event_kw, js_kw, launch_kw
 from .context import UiContext
 from .views_downloads import DownloadsView
 from .views_library import LibraryView
@@ -23,6 +23,9 @@ from .views_settings import SettingsView
 log = logging.getLogger(__name__)
 
 CSS_PATH = Path(__file__).with_name("style.css")
+# The WebUI loads javascript/civkit.js on every page; `civkit ui` runs the same file (a copy
+# beside this module wins, for installs that ship only the package).
+JS_PATHS = (Path(__file__).with_name("civkit.js"), Path(__file__).resolve().parents[2] / "javascript" / "civkit.js")
 
 
 def read_css() -> str:
@@ -31,6 +34,18 @@ def read_css() -> str:
     except OSError:  # a packaging mistake must not stop the UI
         log.warning("civkit style.css missing at %s", CSS_PATH)
         return ""
+
+
+def read_js() -> str:
+    """civkit.js (result cards open on click), or "" when missing: the result picker still works."""
+    for path in JS_PATHS:
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError:
+            continue
+    log.warning("civkit.js missing (looked at %s); result cards will not open on click",
+                ", ".join(str(p) for p in JS_PATHS))
+    return ""
 
 
 class CivkitUI:
@@ -62,6 +77,9 @@ class CivkitUI:
             dl_tab.select(fn, inputs=inputs, outputs=outputs, **event_kw(long=True))
             lib_fn, lib_inputs, lib_outputs = self.library.refresh_target
             lib_tab.select(lib_fn, inputs=lib_inputs, outputs=lib_outputs)
+            script = "" if self.ctx.webui else read_js()
+            if script:  # the page-load event runs it on gradio 3, 4 and 6 alike (no head= on 3)
+                blocks.load(None, None, None, **js_kw(f"() => {{ {script}\n return []; }}"))
         self.blocks = blocks
         return blocks
 

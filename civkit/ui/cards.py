@@ -86,7 +86,10 @@ def result_cards(items: Iterable[dict], *, show_nsfw: bool = False, empty: str =
         bases = sorted({v.get("base_model") for v in item.get("versions") or [] if v.get("base_model")})
         owned = '<span class="civkit-chip civkit-owned">in library</span>' if item.get("in_library") else ""
         cards.append(
-            f'<div class="civkit-card" data-civkit-model="{esc(item.get("id"))}">'
+            # javascript/civkit.js opens the model when this card is clicked (or Enter/Space on it)
+            f'<div class="civkit-card" data-civkit-model="{esc(item.get("id"))}" '
+            f'data-civkit-model-id="{esc(item.get("id"))}" tabindex="0" role="button" '
+            f'aria-label="Open {esc(item.get("name"))}" title="Open {esc(item.get("name"))}">'
             f'<div class="civkit-thumbwrap">{_image(item.get("preview"), show_nsfw=show_nsfw)}</div>'
             f'<div class="civkit-card-body">'
             f'<div class="civkit-card-title" title="{esc(item.get("name"))}">{esc(item.get("name"))}</div>'

@@ -63,7 +63,8 @@ class SearchView:
         items = list(page.get("items") or [])
         cursor = page.get("next_cursor")
         more = " More are available." if cursor else ""
-        return self._results(items, cursor, f"Found {len(items)} models.{more}" if items else "No models found.")
+        found = f"Found {len(items)} models.{more} Click a card to see its versions and files."
+        return self._results(items, cursor, found if items else "No models found.")
 
     def more(self, query, mtype, base, sort, period, nsfw, items, cursor):
         items = list(items or [])
@@ -90,6 +91,31 @@ class SearchView:
         labels = [cards.file_label(f) for f in files]
         primary = next((cards.file_label(f) for f in files if f.get("primary")), labels[0] if labels else None)
         return gr.update(choices=labels, value=primary)
+
+    @staticmethod
+    def _has_companion(version: Optional[dict], file_type: str) -> bool:
+        """A checkpoint version's extra VAE / Config file (not the version's own primary file)."""
+        return any(f.get("type") == file_type and not f.get("primary") for f in (version or {}).get("files") or [])
+
+    def _companion_updates(self, version: Optional[dict]) -> tuple:
+        """The "also download its VAE / config" boxes: usable only when the version has that file."""
+        out = []
+        for file_type, label in (("VAE", "Also download its VAE"), ("Config", "Also download its config (.yaml)")):
+            has = self._has_companion(version, file_type)
+            out.append(gr.update(value=False, interactive=has,
+                                 label=label if has else f"{label} (this version has none)"))
+        return tuple(out)
+
+    def open_details(self, picked, ref=None):
+        """``open_model`` plus the companion boxes (-> the 7 outputs of the details view)."""
+        out = self.open_model(picked, ref)
+        model = out[3]
+        if isinstance(model, dict):
+            version = self._version(model, model.get("selected_version_id"))
+            return (*out, *self._companion_updates(version))
+        if isinstance(out[4], str) and out[4]:  # a problem was shown: nothing to download, so nothing extra either
+            return (*out, *self._companion_updates(None))
+        return (*out, gr.update(), gr.update())
 
     def open_model(self, picked, ref=None):
         """A result picked from the list (or a pasted link/id) -> the details view.
@@ -122,6 +148,13 @@ class SearchView:
         version = self._version(model, cards.id_from_label(label))
         return cards.details_html(model, version, show_nsfw=self.ctx.show_nsfw), self._file_update(version)
 
+    def pick_version_details(self, label, model):
+        """``pick_version`` plus the companion boxes for that version."""
+        if not model:
+            return gr.update(), gr.update(), gr.update(), gr.update()
+        version = self._version(model, cards.id_from_label(label))
+        return (*self.pick_version(label, model), *self._companion_updates(version))
+
     def refresh_details(self, model, version_label):
         """After a download: the details again, now saying where the file is (-> details, model)."""
         if not model:
@@ -133,8 +166,9 @@ class SearchView:
         version = self._version(fresh, cards.id_from_label(version_label))
         return cards.details_html(fresh, version, show_nsfw=self.ctx.show_nsfw), fresh
 
-    def download(self, model, version_label, file_label, allow_unsafe=False):
-        """Queue the chosen file and stream its progress until it is finished (a generator)."""
+    def download(self, model, version_label, file_label, allow_unsafe=False, with_vae=False, with_config=False):
+        """Queue the chosen file (and, when ticked, the version's VAE / config) and stream its
+        progress until it is finished (a generator)."""
         if not model:
             yield "Pick a model first."
             return
@@ -146,6 +180,8 @@ class SearchView:
             task_id = self.service.start_download(
                 f"{model['id']}@{version['id']}", file_id=cards.id_from_label(file_label),
                 allow_unsafe=True if allow_unsafe else None,
+                with_vae=bool(with_vae) and self._has_companion(version, "VAE"),
+                with_config=bool(with_config) and self._has_companion(version, "Config"),
             )
         except Exception as exc:
             yield f"**Problem:** {self.ctx.error_text(exc)}"
@@ -197,6 +233,12 @@ class SearchView:
                 file_dd = gr.Dropdown(choices=[], value=None, label="File", elem_id="civkit_file")
                 allow_unsafe = gr.Checkbox(value=False, elem_id="civkit_allow_unsafe",
                                            label="Allow pickle files (.ckpt/.pt): they can run code when loaded")
+                with gr.Row():
+                    with_vae, with_config = (
+                        gr.Checkbox(value=False, interactive=False, label=f"{label} (this version has none)",
+                                    elem_id=elem_id)
+                        for label, elem_id in (("Also download its VAE", "civkit_with_vae"),
+                                               ("Also download its config (.yaml)", "civkit_with_config")))
                 download_btn = gr.Button("Download", variant="primary", elem_id="civkit_download_btn")
                 download_status = gr.Markdown("", elem_id="civkit_download_status")
 
@@ -205,12 +247,15 @@ class SearchView:
         search_btn.click(self.search, inputs=filters, outputs=outputs)
         query.submit(self.search, inputs=filters, outputs=outputs)
         more_btn.click(self.more, inputs=[*filters, items_state, cursor_state], outputs=outputs)
-        detail_outputs = [details, version_dd, file_dd, model_state, download_status]
-        picker.change(self.open_model, inputs=[picker], outputs=detail_outputs)
-        open_btn.click(lambda r: self.open_model(None, r), inputs=[ref], outputs=detail_outputs)
-        ref.submit(lambda r: self.open_model(None, r), inputs=[ref], outputs=detail_outputs)
-        version_dd.change(self.pick_version, inputs=[version_dd, model_state], outputs=[details, file_dd])
-        download_btn.click(self.download, inputs=[model_state, version_dd, file_dd, allow_unsafe],
+        detail_outputs = [details, version_dd, file_dd, model_state, download_status, with_vae, with_config]
+        picker.change(self.open_details, inputs=[picker], outputs=detail_outputs)
+        # a result card's click lands here too: javascript/civkit.js fills `ref` and presses Open
+        open_btn.click(lambda r: self.open_details(None, r), inputs=[ref], outputs=detail_outputs)
+        ref.submit(lambda r: self.open_details(None, r), inputs=[ref], outputs=detail_outputs)
+        version_dd.change(self.pick_version_details, inputs=[version_dd, model_state],
+                          outputs=[details, file_dd, with_vae, with_config])
+        download_btn.click(self.download, inputs=[model_state, version_dd, file_dd, allow_unsafe, with_vae,
+                                                  with_config],
                            outputs=[download_status],
                            **event_kw(long=True)).then(
             self.refresh_details, inputs=[model_state, version_dd], outputs=[details, model_state])
@@ -223,7 +268,9 @@ def task_status_text(task: dict) -> str:
     if state == "done":
         words = ", ".join(task.get("trained_words") or [])
         extra = f" Trigger words: {words}." if words else ""
-        return f"**Done.** Downloaded {name} to `{task.get('path')}`.{extra}"
+        also = "".join(f" Its {'VAE' if c.get('kind') == 'vae' else 'config'}: `{c.get('path')}`."
+                       for c in task.get("companions") or [])
+        return f"**Done.** Downloaded {name} to `{task.get('path')}`.{also}{extra}"
     if state == "skipped":
         return f"**Done.** {name} is already in your library: `{task.get('path') or ''}`."
     if state == "failed":
