@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 CIVITAI_HOSTS = frozenset({"civitai.com", "civitai.red", "civitai.green"})
 DOWNLOAD_FIELDS = frozenset({"ref", "model_id", "version_id", "file_id", "folder_key", "format", "size", "fp",
-                             "allow_unsafe"})
+                             "allow_unsafe", "with_vae", "with_config"})
 PATH_FIELDS = frozenset({"path", "dest", "dest_dir", "destination", "directory", "dir", "folder", "filename",
                          "file_name", "target", "output", "root"})
 
@@ -104,8 +104,9 @@ def download_request(service, body: dict) -> tuple[str, dict]:
     for field in ("format", "size", "fp"):
         if body.get(field):
             kwargs[field] = str(body[field])
-    if body.get("allow_unsafe"):
-        kwargs["allow_unsafe"] = True
+    for flag in ("allow_unsafe", "with_vae", "with_config"):
+        if body.get(flag) is True:
+            kwargs[flag] = True
     return ref.strip(), kwargs
 
 

@@ -282,3 +282,20 @@ async def test_cancel_of_an_unknown_download_is_404(civkit):
     resp = await civkit.client.post("/api/civkit/downloads/nope/cancel")
     assert resp.status == 404
     assert (await resp.json())["error"]
+
+
+async def test_a_checkpoint_with_its_vae_lands_in_both_folders(civkit):
+    resp = await civkit.client.post("/api/civkit/downloads", json={"ref": "107", "with_vae": True})
+    assert resp.status == 202, await resp.text()
+    task = await _wait_download(civkit, (await resp.json())["id"])
+    assert task["state"] == "done", task
+    checkpoints = Path(civkit.folder_paths.get_folder_paths("checkpoints")[0])
+    vae = Path(civkit.folder_paths.get_folder_paths("vae")[0])
+    assert Path(task["path"]).parent.resolve() == checkpoints.resolve()
+    assert [p.suffix for p in vae.iterdir() if p.suffix == ".safetensors"] == [".safetensors"]
+
+
+async def test_download_flags_must_be_json_booleans(civkit):
+    resp = await civkit.client.post("/api/civkit/downloads", json={"ref": "107", "with_vae": "yes", "shell": 1})
+    assert resp.status == 400
+    assert "Unknown field(s) shell" in (await resp.json())["error"]

@@ -109,13 +109,12 @@ class SearchView:
     def open_details(self, picked, ref=None):
         """``open_model`` plus the companion boxes (-> the 7 outputs of the details view)."""
         out = self.open_model(picked, ref)
-        model = out[3]
-        if isinstance(model, dict):
-            version = self._version(model, model.get("selected_version_id"))
-            return (*out, *self._companion_updates(version))
-        if isinstance(out[4], str) and out[4]:  # a problem was shown: nothing to download, so nothing extra either
-            return (*out, *self._companion_updates(None))
-        return (*out, gr.update(), gr.update())
+        model, status = out[3], out[4]
+        if not isinstance(status, str):  # nothing was asked for: nothing changes
+            return (*out, gr.update(), gr.update())
+        # a problem leaves no model (nothing to download, so nothing extra either)
+        version = self._version(model, model.get("selected_version_id")) if model else None
+        return (*out, *self._companion_updates(version))
 
     def open_model(self, picked, ref=None):
         """A result picked from the list (or a pasted link/id) -> the details view.
