@@ -311,3 +311,22 @@ async def test_a_large_library_pages_with_show_more_and_filters_on_the_server(br
     await page.wait_for_function(f"document.querySelector('{count}').textContent === '200 of 450 files'")
     assert await more.is_visible()
     assert env.errors == []
+
+
+async def test_a_pickle_only_model_downloads_after_an_explicit_choice(browser_page, shots):
+    env, page = browser_page, browser_page.page
+    await page.click("#sidebar-civkit")
+    await page.fill("input[aria-label='Search Civitai']", "retro")
+    await page.press("input[aria-label='Search Civitai']", "Enter")
+    card = page.locator(".civkit-card", has_text="Retro Dream")
+    await card.get_by_role("button", name="Download").click()
+    anyway = card.get_by_role("button", name="Download anyway")
+    await anyway.wait_for()
+    message = await card.locator(".civkit-error").inner_text()
+    assert "can run code when it is loaded" in message and "--allow-unsafe" not in message
+    checkpoints = Path(env.folder_paths.get_folder_paths("checkpoints")[0])
+    assert not [p for p in checkpoints.iterdir() if p.suffix == ".ckpt"]  # refused: nothing written
+    await page.screenshot(path=str(shots / "comfyui-9-pickle-choice.png"))
+    await anyway.click()
+    await card.get_by_role("button", name="✓ In library").wait_for()
+    assert [p.suffix for p in checkpoints.iterdir() if p.suffix == ".ckpt"] == [".ckpt"]

@@ -1,7 +1,9 @@
 """Headless Chromium drives ``civkit ui --demo``: search, open a model, download, see it in the Library.
 
 Debian's chromium (/usr/bin/chromium) through Playwright; no browser download. Screenshots of
-every view land in tests/artifacts/ui/ so a person can look at them.
+every view land in tests/artifacts/ui/ so a person can look at them. The app runs under the
+current gradio; ``CIVKIT_UI_PYTHON=.venvs/gradio4/bin/python`` (or gradio3) serves it from a
+``tests/gradio_matrix.py`` venv instead, to check the same flow on the hosts' gradio.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _app_python() -> str:
+    """The Python that serves the page: this one, or CIVKIT_UI_PYTHON (e.g. .venvs/gradio3/bin/python)."""
+    chosen = os.environ.get("CIVKIT_UI_PYTHON")
+    return str(REPO / chosen) if chosen else sys.executable
+
+
 @pytest.fixture
 def demo_app(tmp_path):
     """``civkit ui --demo`` in a subprocess; yields its URL and its CIVKIT_HOME."""
@@ -41,7 +49,7 @@ def demo_app(tmp_path):
     for name in ("CIVITAI_API_KEY", "CIVITAI_TOKEN", "CIVKIT_API_BASE"):
         env.pop(name, None)
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "civkit.cli.main", "ui", "--demo", "--port", str(port)],
+    proc = subprocess.Popen([_app_python(), "-m", "civkit.cli.main", "ui", "--demo", "--port", str(port)],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
@@ -98,6 +106,16 @@ def _pick(page, dropdown_id: str, option_text: str) -> None:
     page.locator(f"[role=option], #{dropdown_id} ul.options li", has_text=option_text).first.click()
 
 
+def _card(page, model_id: int):
+    return page.locator(f'#civkit_results [data-civkit-model-id="{model_id}"]').first
+
+
+def _wait_enabled(page, selector: str, enabled: bool) -> None:
+    page.wait_for_function(
+        "([sel, on]) => { const el = document.querySelector(sel); return !!el && el.disabled === !on; }",
+        arg=[selector, enabled], timeout=WAIT_MS)
+
+
 def test_demo_search_open_download_library(demo_app, page):
     url, home = demo_app
     page.goto(url)
@@ -113,10 +131,20 @@ def test_demo_search_open_download_library(demo_app, page):
     page.wait_for_timeout(500)  # let preview images paint
     page.screenshot(path=str(SHOTS / "1-search.png"), full_page=True)
 
-    # Open a result from the picker: versions, files and trigger words show.
-    _pick(page, "civkit_pick", "Anime Lineart Style — LORA (#101)")
+    # Open a result from the picker: a checkpoint with a VAE and a config offers both.
+    _pick(page, "civkit_pick", "Dreamforge XL — Checkpoint (#107)")
+    _wait_text(page, "#civkit_details", "Dreamforge XL")
+    _wait_enabled(page, "#civkit_with_vae input", True)
+    _wait_enabled(page, "#civkit_with_config input", True)
+
+    # Open a result by clicking its card: versions, files and trigger words show; a LoRA has no
+    # VAE or config, so those boxes are greyed out.
+    _card(page, 101).click()
     _wait_text(page, "#civkit_details", "animelineart")
-    assert "SD 1.5" in _text(page, "#civkit_details")
+    assert "SD 1.5" in _text(page, "#civkit_details") and "Anime Lineart Style" in _text(page, "#civkit_details")
+    assert page.locator("#civkit_ref textarea, #civkit_ref input").first.input_value() == "101"
+    _wait_enabled(page, "#civkit_with_vae input", False)
+    _wait_enabled(page, "#civkit_with_config input", False)
     page.screenshot(path=str(SHOTS / "2-details.png"), full_page=True)
 
     # Download: the status line ends in plain words.
@@ -128,6 +156,28 @@ def test_demo_search_open_download_library(demo_app, page):
     lora = home / "demo" / "models" / "Lora"
     assert (lora / "anime_lineart_v2.safetensors").is_file()
     assert (lora / "anime_lineart_v2.json").is_file() and (lora / "anime_lineart_v2.civitai.info").is_file()
+
+    # The picker was emptied by the card's click, so it opens the result it showed before again.
+    _pick(page, "civkit_pick", "Dreamforge XL — Checkpoint (#107)")
+    _wait_text(page, "#civkit_details", "Dreamforge XL")
+
+    # A card opens from the keyboard too (Tab to it, Enter); its VAE comes along when ticked.
+    _card(page, 101).focus()
+    page.keyboard.press("Enter")
+    _wait_text(page, "#civkit_details", "Anime Lineart Style")
+    _card(page, 107).focus()
+    page.keyboard.press("Enter")
+    _wait_text(page, "#civkit_details", "Dreamforge XL")
+    _wait_enabled(page, "#civkit_with_vae input", True)
+    page.locator("#civkit_with_vae input").check()
+    page.screenshot(path=str(SHOTS / "3b-checkpoint-details.png"), full_page=True)
+    page.locator("#civkit_download_btn").click()
+    _wait_text(page, "#civkit_download_status", "Done.")
+    assert "Its VAE:" in _text(page, "#civkit_download_status")
+    models = home / "demo" / "models"
+    assert (models / "Stable-diffusion" / "dreamforgeXL_v10.safetensors").is_file()
+    assert (models / "VAE" / "dreamforgeXL_v10.vae.safetensors").is_file()
+    assert not (models / "Stable-diffusion" / "dreamforgeXL_v10.yaml").exists()  # config was not ticked
 
     # The Downloads tab lists it as done.
     _tab(page, "Downloads")
@@ -184,7 +234,7 @@ def webui_page(tmp_path):
     """tests/a1111_standins/webui_page.py: the civkit tab rendered inside a WebUI-shaped page."""
     port = _free_port()
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1", WEBUI_PAGE_SECONDS="600")
-    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "a1111_standins" / "webui_page.py"), str(port),
+    proc = subprocess.Popen([_app_python(), str(REPO / "tests" / "a1111_standins" / "webui_page.py"), str(port),
                              str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
@@ -212,6 +262,11 @@ def test_send_to_txt2img_prompt_inside_a_webui_shaped_page(webui_page, page):
     page.wait_for_selector("#txt2img_prompt textarea", timeout=WAIT_MS)
     page.locator("#txt2img_prompt textarea").fill("a lighthouse")
     _tab(page, "Civitai")
+    # In the WebUI too, a click on a result card opens it (civkit.js is the page's classic script).
+    page.locator("#civkit_search_btn").click()
+    page.wait_for_function("document.querySelectorAll('#civkit_results .civkit-card').length > 1", timeout=WAIT_MS)
+    _card(page, 110).click()
+    _wait_text(page, "#civkit_details", "EasyNegative Plus")
     _tab(page, "Library")
     page.locator("#civkit_lib_refresh").click()
     _wait_text(page, "#civkit_library", "anime_lineart_v2.safetensors")

@@ -183,6 +183,7 @@ def test_bad_reference_and_empty_picks_do_not_raise(ui):
     assert ui.search.open_model(None, "") == tuple(gr.update() for _ in range(5))
     assert ui.search.open_details(None, "") == tuple(gr.update() for _ in range(7))
     assert ui.search.pick_version_details("x (#1)", None) == tuple(gr.update() for _ in range(4))
+    assert ui.search.open_ref("  ") == tuple(gr.update() for _ in range(8))
     *_, model, status, vae, config = ui.search.open_details(None, "not a model at all ::")
     assert model is None and status.startswith("**Problem:**")
     assert vae["interactive"] is False and config["interactive"] is False
@@ -290,8 +291,10 @@ def test_companion_boxes_follow_the_version_and_download_the_vae_and_config(ui, 
     assert vae["interactive"] is False and vae["value"] is False and "has none" in vae["label"]
     assert config["interactive"] is False and "has none" in config["label"]
 
-    # Checkpoint 107 ships a VAE and a config yaml beside its model files.
-    details, versions, files, model, status, vae, config = ui.search.open_details(None, "107")
+    # Checkpoint 107 ships a VAE and a config yaml beside its model files. (Open, which a click on
+    # its result card presses, also empties the result picker.)
+    details, versions, files, model, status, vae, config, picker = ui.search.open_ref("107")
+    assert picker["value"] is None
     assert model["id"] == 107 and "dreamforgeXL_v10.safetensors" in files["value"]
     assert vae["interactive"] is True and vae["label"] == "Also download its VAE"
     assert config["interactive"] is True and config["label"] == "Also download its config (.yaml)"

@@ -116,6 +116,12 @@ class SearchView:
         version = self._version(model, model.get("selected_version_id")) if model else None
         return (*out, *self._companion_updates(version))
 
+    def open_ref(self, ref):
+        """The Open button (also what a click on a result card presses): the details, and the
+        result picker emptied, so picking the result it showed before opens that one again."""
+        out = self.open_details(None, ref)
+        return (*out, gr.update() if not isinstance(out[4], str) else gr.update(value=None))
+
     def open_model(self, picked, ref=None):
         """A result picked from the list (or a pasted link/id) -> the details view.
 
@@ -249,8 +255,8 @@ class SearchView:
         detail_outputs = [details, version_dd, file_dd, model_state, download_status, with_vae, with_config]
         picker.change(self.open_details, inputs=[picker], outputs=detail_outputs)
         # a result card's click lands here too: javascript/civkit.js fills `ref` and presses Open
-        open_btn.click(lambda r: self.open_details(None, r), inputs=[ref], outputs=detail_outputs)
-        ref.submit(lambda r: self.open_details(None, r), inputs=[ref], outputs=detail_outputs)
+        open_btn.click(self.open_ref, inputs=[ref], outputs=[*detail_outputs, picker])
+        ref.submit(self.open_ref, inputs=[ref], outputs=[*detail_outputs, picker])
         version_dd.change(self.pick_version_details, inputs=[version_dd, model_state],
                           outputs=[details, file_dd, with_vae, with_config])
         download_btn.click(self.download, inputs=[model_state, version_dd, file_dd, allow_unsafe, with_vae,

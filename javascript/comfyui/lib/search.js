@@ -24,6 +24,17 @@ function options(list, selected) {
   });
 }
 
+const PICKLE_ADVICE = "pass --allow-unsafe (allow_unsafe=True) to download it anyway";
+
+function isPickleRefusal(message) {
+  return typeof message === "string" && message.includes(PICKLE_ADVICE);
+}
+
+// The service speaks the CLI's words; the sidebar has a button where the CLI has a flag.
+function uiWords(message) {
+  return isPickleRefusal(message) ? message.replace(PICKLE_ADVICE, 'use "Download anyway" if you trust it') : message;
+}
+
 function downloadLabel(task) {
   const pct = Math.round(taskProgress(task) * 100);
   switch (task.state) {
@@ -221,14 +232,21 @@ export class SearchView {
       return;
     }
     const retry = task && (task.state === "failed" || task.state === "cancelled");
-    ctl.action.append(h("button", { class: "civkit-btn primary", on: { click: () => (retry && task.state === "failed" ? this.retry(task) : this.download(ctl)) } },
-      retry && task.state === "failed" ? "Retry download" : "Download"));
-    if (task && task.state === "failed" && task.message) ctl.action.append(h("div", { class: "civkit-error" }, task.message));
+    // A PickleTensor refusal names the CLI flag; here the choice is a button instead.
+    const pickle = task && task.state === "failed" && isPickleRefusal(task.message);
+    if (pickle) {
+      ctl.action.append(h("button", { class: "civkit-btn", title: "Pickle files (.ckpt/.pt) can run code when they are loaded",
+        on: { click: () => this.download(ctl, { allow_unsafe: true }) } }, "Download anyway"));
+    } else {
+      ctl.action.append(h("button", { class: "civkit-btn primary", on: { click: () => (retry && task.state === "failed" ? this.retry(task) : this.download(ctl)) } },
+        retry && task.state === "failed" ? "Retry download" : "Download"));
+    }
+    if (task && task.state === "failed" && task.message) ctl.action.append(h("div", { class: "civkit-error" }, uiWords(task.message)));
   }
 
-  async download(ctl) {
+  async download(ctl, extra = {}) {
     const vid = ctl.versionSelect.value;
-    const body = { ref: `${ctl.model.id}@${vid}` };
+    const body = { ref: `${ctl.model.id}@${vid}`, ...extra };
     if (ctl.fileSelect.value) body.file_id = Number(ctl.fileSelect.value);
     try {
       const { id } = await this.client.startDownload(body);
@@ -262,7 +280,7 @@ export class SearchView {
     const ctl = this.cards.get(vid);
     if (ctl && String(ctl.versionSelect.value) === vid) this.renderAction(ctl);
     const wasActive = previous ? ACTIVE_STATES.has(previous.state) : live;
-    if (wasActive && task.state === "failed") this.toast("error", `Download failed: ${task.model_name || ""}`.trim(), task.message || "");
+    if (wasActive && task.state === "failed") this.toast("error", `Download failed: ${task.model_name || ""}`.trim(), uiWords(task.message || ""));
     if (wasActive && FINISHED_STATES.has(task.state) && previous) {
       this.toast("success", "Download finished", `${task.model_name || "Model"} is in your library.`);
       this.onLibraryChanged();
