@@ -170,3 +170,9 @@ def test_script_imports_civkit_while_the_extension_folder_is_on_sys_path():
 def test_webui_loads_the_same_style_sheet_as_the_standalone_app():
     assert (REPO / "style.css").read_text(encoding="utf-8") == (REPO / "civkit" / "ui" / "style.css").read_text(
         encoding="utf-8")
+
+
+def test_the_packaged_page_script_is_the_webui_one():
+    """A1111/Forge load javascript/civkit.js; a wheel install of `civkit ui` has only the package's copy."""
+    assert (REPO / "javascript" / "civkit.js").read_text(encoding="utf-8") == (
+        REPO / "civkit" / "ui" / "civkit.js").read_text(encoding="utf-8")
