@@ -13,11 +13,12 @@ import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
+
+from .atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -116,20 +117,7 @@ def load_config(
 def _write_private(path: Path, data: dict) -> None:
     """Write JSON atomically with mode 0600 from the first byte on."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=str(path.parent))
-    try:
-        os.chmod(tmp, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, json.dumps(data, indent=2).encode("utf-8"), mode=0o600, fsync=True)
 
 
 def save_api_key(home: Path, key: Optional[str]) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Optional
 
+from ..atomic import write_atomic
 from .sidecar_read import base_of
 
 log = logging.getLogger(__name__)
@@ -114,20 +114,11 @@ def save_preview(model_path, version, session, nsfw_allowed: bool = False,
         log.info("preview for %s skipped: the server did not send an image", model_path)
         return None
     target = Path(f"{base_of(model_path)}.preview.{ext}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=str(target.parent))
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        if existing_preview(model_path) is not None:  # another process was faster
-            os.unlink(tmp)
+        # another process may have saved a preview meanwhile: never replace it
+        if not write_atomic(target, bytes(data), before_replace=lambda: existing_preview(model_path) is None):
             return None
-        os.replace(tmp, target)
     except OSError as exc:
         log.warning("cannot save preview %s: %s", target, exc.strerror or exc)
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         return None
     return target

@@ -17,14 +17,13 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
 from .. import __version__
+from ..atomic import existing_mode, write_atomic
 from ..html_text import to_plain_text
 from .sidecar_read import (
     base_of,
@@ -53,24 +52,8 @@ class SidecarResult:
 
 def atomic_write_json(path: Path, data) -> None:
     """Write JSON (UTF-8, indent 4) to a temp file beside ``path``, then rename it into place."""
-    path = Path(path)
-    try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            json.dump(data, fh, indent=4, ensure_ascii=False)
-            fh.write("\n")
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    text = json.dumps(data, indent=4, ensure_ascii=False) + "\n"
+    write_atomic(path, text.encode("utf-8"), mode=existing_mode(path))
 
 
 def html_to_text(html: Optional[str]) -> str:
