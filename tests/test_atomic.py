@@ -11,8 +11,8 @@ from civkit.atomic import existing_mode, write_atomic
 
 
 @pytest.fixture
-def folder(folder):
-    path = folder / "models"
+def folder(tmp_path):
+    path = tmp_path / "models"
     path.mkdir()
     return path
 
