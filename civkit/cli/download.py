@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     where.add_argument("--layout", choices=LAYOUTS, help="folder layout (guessed from the models folder)")
     where.add_argument("--to", metavar="DIR", help="save into exactly this folder, whatever the model type")
     which = p.add_argument_group("which file (default: the primary file)")
-    which.add_argument("--file-id", type=int, metavar="N", help="a file id from `civkit files`")
+    which.add_argument("--file-id", type=int, metavar="N", help="a file id, as `civkit show REF` lists them")
     which.add_argument("--format", metavar="F", help="SafeTensor, PickleTensor, GGUF, ...")
     which.add_argument("--size", metavar="S", help="full or pruned")
     which.add_argument("--fp", metavar="FP", help="fp16, bf16, fp8, ...")
