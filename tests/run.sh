@@ -5,14 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 
-echo "== system packages (Chromium for the browser tests)"
-if ! [ -x /usr/bin/chromium ]; then
-    SUDO=""
-    if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+echo "== system packages (Chromium for the browser tests, curl for the download benchmark)"
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+if ! [ -x /usr/bin/chromium ] || ! command -v curl >/dev/null; then
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium curl >/dev/null
 fi
-command -v curl >/dev/null || { $SUDO apt-get install -y -qq curl >/dev/null; }
 
 echo "== python packages"
 "$PYTHON" -m pip install -q --disable-pip-version-check -e ".[ui,test]"
