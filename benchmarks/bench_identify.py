@@ -11,8 +11,6 @@ them), scans them with lookups on, and counts the requests the emulator saw. Bas
 from __future__ import annotations
 
 import argparse
-import copy
-import hashlib
 import json
 import struct
 from collections import Counter
@@ -22,33 +20,10 @@ from _common import machine_line, temp_dir, timed
 from civkit.api import CivitaiClient
 from civkit.library import LibraryIndex, scan
 from civkit.testing import Catalog, FakeCivitai
+from civkit.testing.bulk import publish_bulk
 from civkit.testing.files import safetensors_bytes
 
 TARGET_PER_1000 = 12
-
-
-def publish_bulk(catalog, folder, n: int) -> None:
-    """n small distinct files, each published as a one-version model (cloned from one template:
-    ``add_file_model`` hashes every file and rewrites its cache, too slow for thousands)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    first = folder / "bulk-00000.ckpt"
-    first.write_bytes(b"bulk model 0")
-    template = catalog.add_file_model(first, name="Bulk 0")
-    for i in range(1, n):
-        path = folder / f"bulk-{i:05}.ckpt"
-        data = f"bulk model {i}".encode()
-        path.write_bytes(data)
-        sha = hashlib.sha256(data).hexdigest().upper()
-        m = copy.deepcopy(template)
-        mid, vid, fid = catalog.allocate("model"), catalog.allocate("version"), catalog.allocate("file")
-        m["id"], m["name"] = mid, f"Bulk {i}"
-        v = m["modelVersions"][0]
-        v["id"], v["modelId"], v["air"] = vid, mid, f"urn:air:sd1:lora:civitai:{mid}@{vid}"
-        for img in v["images"]:
-            img["_versionId"], img["_modelId"] = vid, mid
-        v["files"][0].update(id=fid, name=path.name, sizeKB=len(data) / 1024,
-                             hashes={"SHA256": sha, "AutoV2": sha[:10]})
-        catalog.add_model(m, {fid: path})
 
 
 def publish_edited(catalog, folder, n: int) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import shutil
 import struct
@@ -15,6 +13,7 @@ from civkit.api import CivitaiClient
 from civkit.library import LibraryIndex, scan
 from civkit.library.index import NOT_FOUND_RETRY_SECONDS
 from civkit.testing import FakeCivitai
+from civkit.testing.bulk import publish_bulk
 
 
 @pytest.fixture(scope="module")
@@ -192,33 +191,6 @@ def test_a_civitai_info_that_matches_links_without_any_request(emu, tmp_path):
 
 
 # -- 1,000 files in at most 12 requests ---------------------------------------------------------------
-
-
-def publish_bulk(catalog, folder, n):
-    """Write ``n`` small distinct model files and publish each as a model in the emulator's catalog.
-
-    Models are cloned from one published through ``add_file_model`` (which hashes every file and is
-    too slow for a thousand); only ids, names and hashes differ.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    first = folder / "bulk-0000.ckpt"
-    first.write_bytes(b"bulk model 0")
-    template = catalog.add_file_model(first, name="Bulk 0")
-    for i in range(1, n):
-        path = folder / f"bulk-{i:04}.ckpt"
-        data = f"bulk model {i}".encode()
-        path.write_bytes(data)
-        sha = hashlib.sha256(data).hexdigest().upper()
-        m = copy.deepcopy(template)
-        mid, vid, fid = catalog.allocate("model"), catalog.allocate("version"), catalog.allocate("file")
-        m["id"], m["name"] = mid, f"Bulk {i}"
-        v = m["modelVersions"][0]
-        v["id"], v["modelId"], v["air"] = vid, mid, f"urn:air:sd1:lora:civitai:{mid}@{vid}"
-        for img in v["images"]:
-            img["_versionId"], img["_modelId"] = vid, mid
-        f = v["files"][0]
-        f.update(id=fid, name=path.name, sizeKB=len(data) / 1024, hashes={"SHA256": sha, "AutoV2": sha[:10]})
-        catalog.add_model(m, {fid: path})
 
 
 def test_a_thousand_files_are_identified_in_at_most_twelve_requests(tmp_path):
