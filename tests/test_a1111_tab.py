@@ -155,7 +155,12 @@ def test_routes_without_api_auth_are_open(webui):
 
     app = FastAPI()
     webui.callbacks.app_started_callback(None, app)
-    assert TestClient(app).get("/civkit/library").json() == {"entries": []}
+    client = TestClient(app)
+    assert client.get("/civkit/library").json() == {"items": [], "total": 0, "offset": 0, "limit": 200}
+    refused = client.get("/civkit/library", params={"limit": 5000})
+    assert refused.status_code == 400 and refused.json()["detail"] == "limit must be a whole number from 1 to 1000."
+    bad_status = client.get("/civkit/library", params={"status": "weird"})
+    assert bad_status.status_code == 400 and "Unknown library status 'weird'" in bad_status.json()["detail"]
 
 
 def test_script_imports_civkit_while_the_extension_folder_is_on_sys_path():

@@ -12,6 +12,8 @@ from typing import Optional
 
 from .. import __version__
 
+MAX_LIBRARY_PAGE = 1000
+
 
 def _credentials(api_auth: Optional[str]) -> dict:
     pairs = {}
@@ -49,5 +51,17 @@ def register_routes(app, service, *, api_auth: Optional[str] = None) -> None:
         return {"downloads": list(service.downloads())}
 
     @app.get("/civkit/library", dependencies=[Depends(check)])
-    def civkit_library():
-        return {"entries": list(service.library())}
+    def civkit_library(q=None, status=None, offset=0, limit=200):
+        """One page of the library (``{items, total, offset, limit}``), like ComfyUI's route:
+        a library of tens of thousands of files is never sent whole."""
+        from ..service_errors import ServiceError
+
+        try:
+            if not 1 <= int(limit) <= MAX_LIBRARY_PAGE:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise HTTPException(status_code=400, detail=f"limit must be a whole number from 1 to {MAX_LIBRARY_PAGE}.") from None
+        try:
+            return service.library_page(query=q, status=status, offset=offset, limit=int(limit))
+        except ServiceError as exc:
+            raise HTTPException(status_code=400, detail=exc.message) from None
