@@ -177,6 +177,8 @@ class CompanionsMixin:
                 "bytes": result.bytes, "message": result.message,
             })
         main.skipped = all_skipped
+        if main.companions:  # the bar showed each companion in turn; the task's numbers are the model's
+            control("verifying", main.bytes, main.bytes)
         if main.companions:  # UIs that know no "companions" still show what came along
             kinds = " and ".join(LABELS[c["kind"]] for c in main.companions)
             main.message = f"{main.message or ('already there' if main.skipped else 'done')} (with its {kinds})"

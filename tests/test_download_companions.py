@@ -258,6 +258,8 @@ def test_service_downloads_companions_in_one_task(fake_civitai, comfy_dir, servi
     assert done["path"] == str(comfy_dir / "checkpoints" / CKPT) and done["sha256"] == catalog_sha(fake_civitai, 10700)
     assert [c["kind"] for c in done["companions"]] == ["vae", "config"]
     assert "with its VAE and config" in done["message"]
+    # the progress numbers are the checkpoint's again, not the last companion's
+    assert done["bytes"] == done["total"] == os.path.getsize(done["path"])
     json.dumps(done)
     assert service.downloads()[-1]["companions"] == done["companions"]
     # the VAE is in the library (as Civitai's by-hash would link it); the yaml is not a model
