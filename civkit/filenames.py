@@ -90,6 +90,8 @@ def filename_from_disposition(header: Optional[str]) -> Optional[str]:
                 return unquote(encoded, encoding=charset or "utf-8", errors="strict")
             except (LookupError, UnicodeDecodeError):
                 pass
+        elif "'" not in value and value:  # a bare percent-encoded value, without charset''
+            return unquote(value)
     msg = Message()
     msg["content-disposition"] = header
     plain = msg.get_param("filename", header="content-disposition")

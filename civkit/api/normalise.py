@@ -5,10 +5,11 @@ Used only by ``records.py`` (the one parser); re-exported there under the contra
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import Any, Optional
-from urllib.parse import unquote
+
+# One Content-Disposition parser serves storage headers and signed URLs alike.
+from ..filenames import filename_from_disposition  # noqa: F401 - re-exported
 
 HASH_KEYS = ("AutoV1", "AutoV2", "AutoV3", "SHA256", "CRC32", "BLAKE3")
 _HASH_KEY_BY_LOWER = {k.lower(): k for k in HASH_KEYS}
@@ -136,30 +137,3 @@ def fix_download_url(url: Optional[str], version_id: Optional[int], file_id: Opt
     rebuilt = f"{base.rstrip('/')}/api/download/models/{version_id}"
     return f"{rebuilt}?fileId={file_id}" if file_id is not None else rebuilt
 
-
-_FILENAME_STAR_RE = re.compile(r"filename\*\s*=\s*([^;]+)", re.IGNORECASE)
-_FILENAME_RE = re.compile(r'filename\s*=\s*("([^"]*)"|[^;]+)', re.IGNORECASE)
-
-
-def filename_from_disposition(value: Optional[str]) -> Optional[str]:
-    """The file name in a Content-Disposition value (RFC 5987 ``filename*=`` first). Not sanitised."""
-    if not value:
-        return None
-    star = _FILENAME_STAR_RE.search(value)
-    if star:
-        raw = star.group(1).strip().strip('"')
-        if "''" in raw:
-            charset, _, encoded = raw.partition("''")
-            try:
-                name = unquote(encoded, encoding=charset or "utf-8", errors="strict")
-            except (LookupError, UnicodeDecodeError):
-                name = unquote(encoded)
-        else:
-            name = unquote(raw)
-        if name:
-            return name
-    plain = _FILENAME_RE.search(value)
-    if plain:
-        name = plain.group(2) if plain.group(2) is not None else plain.group(1).strip()
-        return name or None
-    return None
