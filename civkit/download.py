@@ -40,7 +40,8 @@ from .filelock import LockBusy, PartLock
 from .filenames import UnsafeFilename, safe_filename, suffixed_name, target_inside
 from .hashing import MultiHasher, has_blake3, hash_file
 from .hashpipe import HashPipeline
-from .transfer import Syncer, TransferMixin, human_size
+from .sizes import human_size
+from .transfer import Syncer, TransferMixin
 
 __all__ = [
     "Cancelled", "DownloadError", "DownloadResult", "FileConflict", "HashMismatch", "HtmlInsteadOfFile",

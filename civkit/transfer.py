@@ -19,19 +19,12 @@ from typing import Optional
 from .download_errors import Cancelled, DownloadError, NotEnoughSpace, explain
 from .filenames import UnsafeFilename, safe_filename
 from .hashing import MultiHasher
+from .sizes import human_size
 from .storage import StorageStream, TransferDropped
 
 log = logging.getLogger(__name__)
 
 WRITEBACK_STEP = 32 * 1024 * 1024
-
-
-def human_size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 class TransferMixin:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..download import CONFLICT_MODES
 from ..folders import LAYOUTS
+from ..sizes import human_size
 from .main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
 
 FINAL = ("done", "skipped", "failed", "cancelled")
@@ -110,15 +111,6 @@ class _Bars:
             self.bars.clear()
 
 
-def _human(n) -> str:
-    n = float(n or 0)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"  # pragma: no cover
-
-
 def _report(snap: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps({k: snap.get(k) for k in JSON_KEYS}, ensure_ascii=False), flush=True)
@@ -126,7 +118,7 @@ def _report(snap: dict, as_json: bool) -> None:
     state = snap["state"]
     name = " ".join(x for x in (snap.get("model_name"), snap.get("version_name")) if x) or snap["ref"]
     if state == "done":
-        print(f"{name}: saved {snap['path']} ({_human(snap.get('bytes'))}, SHA256 verified)")
+        print(f"{name}: saved {snap['path']} ({human_size(snap.get('bytes'))}, SHA256 verified)")
     elif state == "skipped":
         print(f"{name}: {snap.get('message') or 'already there'}: {snap['path']}")
     elif state == "cancelled":

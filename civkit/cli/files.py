@@ -12,6 +12,7 @@ import sys
 
 from ..hashing import ALL_HASHES, FileChangedError, hash_files
 from ..safetensors_header import NOTABLE_METADATA, HeaderError, guess_kind, read_header, tag_frequency
+from ..sizes import human_size
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -53,15 +54,6 @@ def describe_os_error(exc: OSError) -> str:
     return exc.strerror[:1].lower() + exc.strerror[1:]
 
 
-def _human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{n} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} bytes"  # pragma: no cover
-
-
 def _progress_bar(paths: list):
     """A tqdm bar on stderr, only when stderr is a terminal (never in pipes, logs or tests)."""
     if not sys.stderr.isatty():
@@ -85,7 +77,7 @@ def _hash_record(path: str, hashes) -> dict:
 
 
 def _print_hash_table(record: dict) -> None:
-    print(f"{record['path']}  ({_human_size(record['size'])})")
+    print(f"{record['path']}  ({human_size(record['size'], byte_word='bytes')})")
     for name in ALL_HASHES:
         value = record[name]
         print(f"  {name:<7} {value if value is not None else '-'}")
@@ -176,7 +168,7 @@ def cmd_info(args, ctx) -> int:
         record["tag_frequency"] = freq
         print(json.dumps(record, ensure_ascii=False))
         return EXIT_OK
-    print(f"file        {path}  ({_human_size(header.file_size or 0)})")
+    print(f"file        {path}  ({human_size(header.file_size or 0, byte_word='bytes')})")
     print(f"kind        {kind or 'unknown'} (guessed from tensor names)")
     dtypes = ", ".join(header.dtypes) or "-"
     print(f"tensors     {header.tensor_count} ({dtypes}), {header.parameter_count:,} parameters")

@@ -16,6 +16,7 @@ import sys
 from ..api.errors import CivitaiError
 from ..library import IndexUnavailable, LibraryIndex, ScanProgress, scan
 from ..library.queries import find_duplicates, find_updates
+from ..sizes import human_size
 from ..triggers import trigger_words_for
 from .main import UsageError
 
@@ -91,15 +92,6 @@ def _open_index(ctx):
     except IndexUnavailable as exc:
         print(f"civkit: {exc.message}", file=sys.stderr)
         return None
-
-
-def _human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if size < 1024:
-            return f"{n} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
 
 
 class _ScanBar:
@@ -268,11 +260,11 @@ def cmd_duplicates(args, ctx) -> int:
             print(json.dumps(g.to_json(), ensure_ascii=False))
             continue
         name = f" {g.model_name} — {g.version_name}" if g.model_name else ""
-        note = " (hard links: no space wasted)" if g.hardlinked else f", {_human_size(g.wasted_bytes)} wasted"
-        print(f"{len(g.paths)} copies of {_human_size(g.size)}{name}{note}")
+        note = " (hard links: no space wasted)" if g.hardlinked else f", {human_size(g.wasted_bytes, byte_word='bytes')} wasted"
+        print(f"{len(g.paths)} copies of {human_size(g.size, byte_word='bytes')}{name}{note}")
         for path in g.paths:
             print(f"    {path}")
     if not ctx.json:
         wasted = sum(g.wasted_bytes for g in groups)
-        print(f"{len(groups)} groups of identical files; {_human_size(wasted)} could be freed")
+        print(f"{len(groups)} groups of identical files; {human_size(wasted, byte_word='bytes')} could be freed")
     return EXIT_FAILURE if report.errors else EXIT_OK

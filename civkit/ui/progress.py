@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Optional
 
+from .cards import human_size
+
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25
@@ -97,16 +99,8 @@ def describe_progress(args: tuple, kwargs: dict) -> str:
         text += f" {int(done)}"
     bytes_done, bytes_total = info.get("bytes_done"), info.get("bytes_total")
     if isinstance(bytes_total, (int, float)) and bytes_total:
-        text += f" ({_size(bytes_done or 0)} of {_size(bytes_total)})"
+        text += f" ({human_size(bytes_done or 0)} of {human_size(bytes_total)})"
     path = info.get("path") or info.get("current") or info.get("name")
     if path:
         text += f" — {os.path.basename(str(path)) or path}"
     return text.strip() or "working…"
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit in ("B", "KB") else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"  # pragma: no cover
