@@ -130,6 +130,15 @@ def timed(fn: Callable[[], object], children: bool = False) -> tuple[float, floa
     return wall, cpu_seconds(children) - cpu0, result
 
 
+def best_of(runs: int, fn: Callable[[], object]) -> tuple[float, object]:
+    """The best wall time of ``runs`` calls, and the last call's result."""
+    best, result = None, None
+    for _ in range(runs):
+        wall, _cpu, result = timed(fn)
+        best = wall if best is None else min(best, wall)
+    return best, result
+
+
 def bytes_read_by_this_process() -> int | None:
     """``rchar`` from /proc/self/io: bytes this process asked read() for (Linux only)."""
     try:

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_line, temp_dir, timed  # noqa: E402
+from _common import best_of, machine_line, temp_dir, timed  # noqa: E402
 
 SAMPLE = Path("/work/shared/civitai-samples/model-versions_id__v1255556.json")
 BASES = ["SD 1.5", "SDXL 1.0", "Pony", "Illustrious", "Flux.1 D"]
@@ -88,14 +88,6 @@ def fill(index, models_dir: Path, n: int) -> None:
     entries = make_entries(models_dir, n)
     for i in range(0, len(entries), 2000):
         index.upsert_many(entries[i : i + 2000])
-
-
-def best_of(runs: int, fn):
-    best, result = None, None
-    for _ in range(runs):
-        wall, _cpu, result = timed(fn)
-        best = wall if best is None else min(best, wall)
-    return best, result
 
 
 def main(argv=None) -> int:

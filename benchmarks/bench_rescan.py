@@ -16,7 +16,7 @@ import os
 import struct
 import time
 
-from _common import machine_line, temp_dir, timed
+from _common import best_of, machine_line, temp_dir, timed
 
 from civkit.library import LibraryIndex, scan
 
@@ -58,15 +58,6 @@ def bare_walk(root) -> int:
                     entry.stat()
                     count += 1
     return count
-
-
-def best_of(runs: int, fn):
-    best = None
-    result = None
-    for _ in range(runs):
-        wall, _cpu, result = timed(fn)
-        best = wall if best is None else min(best, wall)
-    return best, result
 
 
 def main(argv=None) -> int:
