@@ -8,6 +8,7 @@ current gradio; ``CIVKIT_UI_PYTHON=.venvs/gradio4/bin/python`` (or gradio3) serv
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -41,6 +42,32 @@ def _app_python() -> str:
     return str(REPO / chosen) if chosen else sys.executable
 
 
+@contextlib.contextmanager
+def _serving(cmd, prefix: str, failure: str, **popen):
+    """Run a page server in a subprocess until it prints ``<prefix><url>``; yield the URL, stop it after."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    seen = []
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=180)
+            except queue.Empty:
+                pytest.fail(f"{failure}:\n" + "".join(seen))
+            seen.append(line)
+            if line.startswith(prefix):
+                break
+        yield line.split(": ", 1)[1].strip()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
 @pytest.fixture
 def demo_app(tmp_path):
     """``civkit ui --demo`` in a subprocess; yields its URL and its CIVKIT_HOME."""
@@ -49,27 +76,9 @@ def demo_app(tmp_path):
     for name in ("CIVITAI_API_KEY", "CIVITAI_TOKEN", "CIVKIT_API_BASE"):
         env.pop(name, None)
     port = _free_port()
-    proc = subprocess.Popen([_app_python(), "-m", "civkit.cli.main", "ui", "--demo", "--port", str(port)],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-    url, seen = None, []
-    try:
-        while url is None:
-            line = lines.get(timeout=180)
-            seen.append(line)
-            if line.startswith("civkit UI: "):
-                url = line.split(": ", 1)[1].strip()
+    cmd = [_app_python(), "-m", "civkit.cli.main", "ui", "--demo", "--port", str(port)]
+    with _serving(cmd, "civkit UI: ", "civkit ui --demo printed no URL", cwd=tmp_path, env=env) as url:
         yield url, home
-    except queue.Empty:
-        pytest.fail("civkit ui --demo printed no URL:\n" + "".join(seen))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
 
 
 @pytest.fixture
@@ -234,27 +243,9 @@ def webui_page(tmp_path):
     """tests/a1111_standins/webui_page.py: the civkit tab rendered inside a WebUI-shaped page."""
     port = _free_port()
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1", WEBUI_PAGE_SECONDS="600")
-    proc = subprocess.Popen([_app_python(), str(REPO / "tests" / "a1111_standins" / "webui_page.py"), str(port),
-                             str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-    seen = []
-    try:
-        while True:
-            line = lines.get(timeout=180)
-            seen.append(line)
-            if line.startswith("webui page: "):
-                break
-        yield line.split(": ", 1)[1].strip()
-    except queue.Empty:
-        pytest.fail("the WebUI-shaped page did not start:\n" + "".join(seen))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+    cmd = [_app_python(), str(REPO / "tests" / "a1111_standins" / "webui_page.py"), str(port), str(tmp_path)]
+    with _serving(cmd, "webui page: ", "the WebUI-shaped page did not start", env=env) as url:
+        yield url
 
 
 def test_send_to_txt2img_prompt_inside_a_webui_shaped_page(webui_page, page):
