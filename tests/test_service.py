@@ -177,6 +177,8 @@ def test_download_through_the_queue_ends_in_the_library_with_trigger_words(servi
     assert a1111["activation text"] == "animelineart, clean lineart"
     assert not list((models_dir / "loras").glob("*.part"))
 
+    # the queue wakes waiters before it tells subscribers, so the last event may still be on its way
+    events.wait_for(lambda n, d: n == "civkit.download" and d["id"] == task_id and d["state"] == "done")
     states = events.states(task_id)
     assert states[0] == "queued" and "downloading" in states and states[-1] == "done"
     json.dumps(events.events)
