@@ -220,8 +220,14 @@ class LibraryMixin:
         then the file's own training metadata, instead of the half minute of retries a scan may afford."""
         from .api import CivitaiClient
 
+        # Kept while the config stays the same object (every settings or key change replaces it), so
+        # repeated lookups reuse one session and its connections.
         config = self.config
-        return CivitaiClient(config.api_base, config.api_key, max_attempts=1, timeout=(3, 10))
+        cached = self.__dict__.get("_lookup_client_for")
+        if cached is None or cached[0] is not config:
+            cached = (config, CivitaiClient(config.api_base, config.api_key, max_attempts=1, timeout=(3, 10)))
+            self._lookup_client_for = cached
+        return cached[1]
 
     def resolve_model_path(self, path_or_name: str) -> str:
         """The real path of a model file inside the roots, or ServiceError. Never reads anything
