@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Optional
 
-from .download_errors import Cancelled
+from .download.errors import Cancelled
 
 log = logging.getLogger(__name__)
 

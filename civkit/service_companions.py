@@ -129,8 +129,8 @@ class CompanionsMixin:
         them to ``main.companions``/``warnings``. A companion that fails fails the task, saying
         that the main file is saved (a retry skips it and resumes the companion)."""
         from .download import download_file
-        from .download_errors import Cancelled, DownloadError
-        from .filechoice import COMPANION_TYPES, check_safety, companion_file
+        from .download.choice import COMPANION_TYPES, check_safety, companion_file
+        from .download.errors import Cancelled, DownloadError
 
         main_path = Path(main.path)
         # on_conflict=skip left someone else's file under the name: attach nothing to it

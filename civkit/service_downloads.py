@@ -112,7 +112,7 @@ class DownloadsMixin(CompanionsMixin):
         copy (inside ``folder_key``'s folders when given), else a download through the queue,
         waited for. Returns ``{"path", "model_id", "version_id", "trained_words", "downloaded"}``;
         raises ServiceError (or the download's error) with a message for people."""
-        from .download_errors import DownloadError
+        from .download.errors import DownloadError
 
         version, parsed = self._resolve_version(ref)
         wanted_roots = None
@@ -195,7 +195,7 @@ class DownloadsMixin(CompanionsMixin):
         """Runs in a queue worker. ``control`` is the queue's TaskControl (callable as the
         ``download_file`` progress callback, ``.update(...)`` for names), ``cancel`` its Event.
         Returns the DownloadResult; raises an error whose ``.message`` the task shows."""
-        from .download_errors import DownloadError
+        from .download.errors import DownloadError
 
         try:
             return self._download_now(request, control, cancel or control.cancel_event)
@@ -207,7 +207,7 @@ class DownloadsMixin(CompanionsMixin):
 
     def _download_now(self, request: DownloadRequest, control, cancel):
         from .download import download_file
-        from .filechoice import choose_file
+        from .download.choice import choose_file
 
         progress = control if callable(control) else control.progress
         version, _ = self._resolve_version(request.ref)

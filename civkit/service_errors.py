@@ -58,7 +58,7 @@ def error_status(exc: BaseException) -> int:
         return 429
     if isinstance(exc, errors.CivitaiError):
         return 502
-    from .download_errors import Cancelled, DownloadError, NotEnoughSpace
+    from .download.errors import Cancelled, DownloadError, NotEnoughSpace
 
     if isinstance(exc, Cancelled):
         return 409

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from typing import Any, Optional
 
-from .filechoice import is_pickle
+from .download.choice import is_pickle
 from .html_text import sanitize_html, to_plain_text
 
 # Civitai browsing levels (CIVITAI_API.md §3): PG=1, PG13=2, R=4, X=8, XXX=16, Blocked=32.

@@ -6,7 +6,7 @@ import pytest
 
 from civkit.api import CivitaiClient
 from civkit.download import DownloadError, UnsafeFile, choose_file
-from civkit.filechoice import is_pickle
+from civkit.download.choice import is_pickle
 
 
 @pytest.fixture

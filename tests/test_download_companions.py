@@ -16,7 +16,7 @@ from comfyui_harness import comfy_fixture  # noqa: F401 - fixture
 from civkit.api.records import parse_version
 from civkit.cli.main import main
 from civkit.config import load_config
-from civkit.filechoice import companion_file
+from civkit.download.choice import companion_file
 from civkit.folders import folder_for, folder_key_for
 from civkit.hosts.comfyui import ComfyUIHost
 from civkit.hosts.standalone import StandaloneHost

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from civkit.filenames import (
+from civkit.download.names import (
     UnsafeFilename,
     filename_from_disposition,
     safe_filename,

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from civkit.download import DownloadResult
-from civkit.download_errors import Cancelled, DownloadError
+from civkit.download.errors import Cancelled, DownloadError
 from civkit.queue import DownloadQueue
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 # One Content-Disposition parser serves storage headers and signed URLs alike.
-from ..filenames import filename_from_disposition  # noqa: F401 - re-exported
+from ..download.names import filename_from_disposition  # noqa: F401 - re-exported
 
 HASH_KEYS = ("AutoV1", "AutoV2", "AutoV3", "SHA256", "CRC32", "BLAKE3")
 _HASH_KEY_BY_LOWER = {k.lower(): k for k in HASH_KEYS}

@@ -1,4 +1,4 @@
-"""The download itself: resumable, verified, atomic (CIVITAI_API.md §5).
+"""One download from start to end: resumable, verified, atomic (CIVITAI_API.md §5).
 
 For one ``ModelFile`` of a ``ModelVersion``:
 
@@ -26,34 +26,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .download_errors import (
-    Cancelled,
+from ..hashing import has_blake3, hash_file
+from ..sizes import human_size
+from .choice import check_safety
+from .errors import (
     DownloadError,
     FileConflict,
     HashMismatch,
-    HtmlInsteadOfFile,
     NotEnoughSpace,
-    UnsafeFile,
+    raise_if_cancelled,
 )
-from .filechoice import check_safety, choose_file, is_pickle
-from .filelock import LockBusy, PartLock
-from .filenames import UnsafeFilename, safe_filename, suffixed_name, target_inside
-from .hashing import MultiHasher, has_blake3, hash_file
-from .hashpipe import HashPipeline
-from .sizes import human_size
-from .transfer import Syncer, TransferMixin
+from .lock import LockBusy, PartLock
+from .names import UnsafeFilename, safe_filename, suffixed_name, target_inside
+from .transfer import Transfer
 
-__all__ = [
-    "Cancelled", "DownloadError", "DownloadResult", "FileConflict", "HashMismatch", "HtmlInsteadOfFile",
-    "NotEnoughSpace", "UnsafeFile", "UnsafeFilename", "choose_file", "check_safety", "download_file",
-    "is_pickle", "safe_filename", "CONFLICT_MODES",
-]
+__all__ = ["CONFLICT_MODES", "DownloadResult", "download_file"]
 
 log = logging.getLogger(__name__)
 
 CONFLICT_MODES = ("ask", "skip", "suffix", "replace")
 SPACE_MARGIN = 16 * 1024 * 1024  # never fill a disk to the last byte
-CHUNK = 1024 * 1024
 ProgressFn = Callable[[str, int, Optional[int]], None]  # (state, bytes_done, bytes_total)
 Hook = Callable[..., Optional[str]]  # hook(path, version, file, result) -> warning text or None
 
@@ -96,8 +88,9 @@ def _expected_hash(file) -> tuple[Optional[str], Optional[str]]:
     return None, None
 
 
-class _Download(TransferMixin):
-    """One run of ``download_file``; the state of a single transfer."""
+class _Download:
+    """One run of ``download_file``: name, conflicts, lock, space, verification and the final move;
+    the bytes themselves are moved by the ``Transfer`` it owns."""
 
     def __init__(self, client, version, file, dest_dir, progress, cancel, on_conflict, disk_usage,
                  index, hooks, max_retries, retry_delay, lock_timeout, sleep, name=None):
@@ -132,8 +125,7 @@ class _Download(TransferMixin):
         )
 
     def _check_cancel(self) -> None:
-        if self.cancel.is_set():
-            raise Cancelled("Download cancelled; the partial file is kept, so starting it again resumes it.")
+        raise_if_cancelled(self.cancel)
 
     # ------------------------------------------------------------------ existing files
     def _sha256_of(self, path: Path) -> Optional[str]:
@@ -252,38 +244,39 @@ class _Download(TransferMixin):
     def _transfer(self, target: Path) -> DownloadResult:
         part = target.with_name(target.name + ".part")
         fh = self._open_part(part)
-        self.pipe = HashPipeline(MultiHasher(self.want, total_size=None), size=CHUNK)
-        self.syncer = Syncer()
+        transfer = Transfer(
+            self.client, self.version, self.file, want=self.want, expected_size=self.expected_size,
+            dest_dir=self.dest_dir, progress=self.progress, cancel=self.cancel, check_space=self._check_space,
+            max_retries=self.max_retries, retry_delay=self.retry_delay, sleep=self.sleep,
+        )
         try:
             size = have = os.fstat(fh.fileno()).st_size
             if self.expected_size and have > self.expected_size + 1024:
                 have = 0  # larger than the file can be: not ours, start over
             if have:
                 self.progress("verifying", 0, have)
-                self._rehash_prefix(fh, have)
+                transfer.rehash_prefix(fh, have)
                 log.info("resuming %s from %s", target.name, human_size(have))
             fh.seek(have)
             if size > have:
                 fh.truncate(have)
             resumed_from = have
-            total, got, problem = self._fetch_and_check(fh, have, target.name)
+            total, got, problem = self._fetch_and_check(transfer, fh, have, target.name)
             if problem and resumed_from:
                 # The kept .part was not a prefix of this file (another upload under the same name, or
                 # damaged on disk): start over once instead of failing.
                 log.warning("resumed download of %s did not verify (%s); downloading it again from the start",
                             target.name, problem)
-                self._restart(fh)
+                transfer.restart(fh)
                 resumed_from = 0
-                total, got, problem = self._fetch_and_check(fh, 0, target.name)
+                total, got, problem = self._fetch_and_check(transfer, fh, 0, target.name)
         except BaseException:
-            self.syncer.close()
+            transfer.close()
             fh.close()
-            self.pipe.close()
             self._drop_empty_part(part)
             raise
-        self.syncer.close()
+        transfer.close()
         fh.close()
-        self.pipe.close()
         if problem:
             self._fail(problem, part, target.name)
         os.replace(part, target)
@@ -301,14 +294,13 @@ class _Download(TransferMixin):
         except OSError:
             pass
 
-    def _fetch_and_check(self, fh, have: int, name: str):
+    def _fetch_and_check(self, transfer: Transfer, fh, have: int, name: str):
         """(total, hashes, problem-or-None) once every byte is in the .part and on disk."""
-        total = self._fetch(fh, have, name)
-        self.pipe.drain()
+        total = transfer.fetch(fh, have, name)
+        got = transfer.hashes()
         fh.flush()
         os.fsync(fh.fileno())  # the bytes are on disk before the name points at them
         self.progress("verifying", total, total)
-        got = self.pipe.hasher.result()
         return total, got, self._problem(got, total)
 
     def _problem(self, got, total: int) -> Optional[str]:

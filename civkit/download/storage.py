@@ -20,8 +20,8 @@ from typing import Optional
 
 import requests
 
-from .download_errors import HtmlInsteadOfFile, explain
-from .filenames import filename_from_disposition
+from .errors import HtmlInsteadOfFile, explain
+from .names import filename_from_disposition
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class StorageStream:
         except NETWORK_ERRORS as exc:
             raise TransferDropped(f"{type(exc).__name__}") from exc
         except Exception as exc:
-            from .api import errors as api_errors
+            from ..api import errors as api_errors
 
             if isinstance(exc, api_errors.NetworkError):
                 raise TransferDropped("network error") from exc

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .download_errors import DownloadError, UnsafeFile
+from .errors import DownloadError, UnsafeFile
 
 PICKLE_EXTENSIONS = (".ckpt", ".pt", ".pth", ".bin", ".pkl")
 # companion kind -> Civitai's files[].type

@@ -40,6 +40,12 @@ class Cancelled(DownloadError):
     """The user cancelled; the .part is kept for a later resume."""
 
 
+def raise_if_cancelled(cancel) -> None:
+    """Raise ``Cancelled`` once the ``threading.Event`` ``cancel`` is set."""
+    if cancel.is_set():
+        raise Cancelled("Download cancelled; the partial file is kept, so starting it again resumes it.")
+
+
 class UnsafeFile(DownloadError):
     """Civitai's scans flag the file, or it is a pickle and unsafe files were not allowed."""
 
@@ -53,7 +59,7 @@ KEY_HINT = "set CIVITAI_API_KEY or pass --api-key (in a UI: Settings → civkit)
 
 def _message_for(exc: BaseException) -> Optional[str]:
     """A download-specific message for a Civitai error, or None to keep the error's own message."""
-    from .api import errors as api_errors  # lazily: the API package may be absent in a partial install
+    from ..api import errors as api_errors  # lazily: the API package may be absent in a partial install
 
     if isinstance(exc, api_errors.AuthRequired):
         reason = getattr(exc, "reason", None)

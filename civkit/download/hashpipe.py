@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 
-from .hashing import MultiHasher
+from ..hashing import MultiHasher
 
 
 class HashPipeline:

@@ -1,11 +1,8 @@
-"""The byte-moving half of a download: resolve, fetch storage with Range, write, hash, retry.
+"""Moving one file's bytes: resolve, fetch storage with Range, write into the ``.part``, hash, retry.
 
-``TransferMixin`` is mixed into the download job (``download._Download``), which provides:
-``client``, ``version``, ``file``, ``dest_dir``, ``progress``, ``cancel``, ``expected_size``,
-``want`` (hash names), ``max_retries``, ``retry_delay``, ``sleep``, ``pipe`` (a HashPipeline),
-``syncer`` (a Syncer),
-``_check_cancel()`` and ``_check_space(needed)``. ``self.have`` (bytes in the .part, all of them
-fed to the hasher) is the one truth across attempts.
+A ``Transfer`` is owned by one download job (``core._Download``), which opens the ``.part`` and
+decides what happens before and after; the transfer only moves bytes into it. ``transfer.have``
+(bytes in the ``.part``, every one of them fed to the hasher) is the one truth across attempts.
 """
 
 from __future__ import annotations
@@ -16,19 +13,57 @@ import os
 import threading
 from typing import Optional
 
-from .download_errors import Cancelled, DownloadError, NotEnoughSpace, explain
-from .filenames import UnsafeFilename, safe_filename
-from .hashing import MultiHasher
-from .sizes import human_size
+from ..hashing import MultiHasher
+from ..sizes import human_size
+from .errors import DownloadError, NotEnoughSpace, explain, raise_if_cancelled
+from .hashpipe import HashPipeline
+from .names import UnsafeFilename, safe_filename
 from .storage import StorageStream, TransferDropped
 
 log = logging.getLogger(__name__)
 
 WRITEBACK_STEP = 32 * 1024 * 1024
+CHUNK = 1024 * 1024
 
 
-class TransferMixin:
-    def _rehash_prefix(self, fh, have: int) -> None:
+class Transfer:
+    """Streams one Civitai file into an open ``.part``, hashing while it writes.
+
+    ``check_space(needed)`` raises when the disk cannot take ``needed`` more bytes; ``progress``
+    is the download's ``(state, done, total)`` callback; ``cancel`` a ``threading.Event``.
+    """
+
+    def __init__(self, client, version, file, *, want, expected_size, dest_dir, progress, cancel,
+                 check_space, max_retries, retry_delay, sleep):
+        self.client, self.version, self.file = client, version, file
+        self.want = want
+        self.expected_size = expected_size
+        self.dest_dir = dest_dir
+        self.progress = progress
+        self.cancel = cancel
+        self.check_space = check_space
+        self.max_retries = max_retries
+        self.retry_delay = retry_delay
+        self.sleep = sleep
+        self.have = 0
+        self.pipe = HashPipeline(MultiHasher(want, total_size=None), size=CHUNK)
+        self.syncer = Syncer()
+
+    def close(self) -> None:
+        """Stop the flushing and hashing threads (safe to call once the transfer is over)."""
+        self.syncer.close()
+        self.pipe.close()
+
+    def hashes(self):
+        """The hashes of every byte in the ``.part`` (waits for the hashing thread)."""
+        self.pipe.drain()
+        return self.pipe.hasher.result()
+
+    def _check_cancel(self) -> None:
+        raise_if_cancelled(self.cancel)
+
+    def rehash_prefix(self, fh, have: int) -> None:
+        """Feed the ``have`` bytes already in the ``.part`` to the hasher (the only second read)."""
         fh.seek(0)
         buf = bytearray(8 * 1024 * 1024)
         view = memoryview(buf)
@@ -41,7 +76,7 @@ class TransferMixin:
             left -= n
             self._check_cancel()
 
-    def _fetch(self, fh, have: int, name: str) -> int:
+    def fetch(self, fh, have: int, name: str) -> int:
         """Stream the rest into ``fh``; returns the total size. Retries dropped connections.
 
         ``self.have`` (bytes in the .part, all of them hashed) is the one truth across attempts.
@@ -59,7 +94,7 @@ class TransferMixin:
                 raise TransferDropped(f"connection closed at {self.have} of {total} bytes")
             except TransferDropped as exc:
                 if exc.restart:
-                    self._restart(fh)
+                    self.restart(fh)
                 failures = 1 if self.have > start_have else failures + 1
                 if failures > self.max_retries or attempts > self.max_retries * 4:
                     raise DownloadError(
@@ -84,15 +119,15 @@ class TransferMixin:
                     return self.have
                 raise TransferDropped("storage answered 416 for the partial file", restart=True)
             if stream.restart:  # a 200 although we asked for a range
-                self._restart(fh)
+                self.restart(fh)
             self._check_name(stream.disposition_name, name)
             total = stream.total
             if total is not None:
-                self._check_space(total - self.have)
+                self.check_space(total - self.have)
             self._stream(stream, fh, total)
             return total
 
-    def _restart(self, fh) -> None:
+    def restart(self, fh) -> None:
         log.info("starting %s over from byte 0", fh.name)
         self.pipe.drain()
         fh.seek(0)
@@ -119,7 +154,7 @@ class TransferMixin:
         pipe = self.pipe
         while True:
             if self.cancel.is_set():
-                raise Cancelled("Download cancelled; the partial file is kept, so starting it again resumes it.")
+                self._check_cancel()
             buf = pipe.buffer()
             try:
                 n = stream.read_into(buf)
@@ -201,7 +236,7 @@ def _is_network_error(exc: BaseException) -> bool:
     if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
         return True
     try:
-        from .api.errors import NetworkError
+        from ..api.errors import NetworkError
     except ImportError:  # pragma: no cover
         return False
     return isinstance(exc, NetworkError)
