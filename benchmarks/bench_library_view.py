@@ -112,7 +112,7 @@ def main(argv=None) -> int:
         size_mb = os.path.getsize(config.index_path) / 1e6
         print(f"indexed {args.files} entries in {wall:.1f} s (database {size_mb:.0f} MB)")
         service = CivkitService(config, StandaloneHost(models, "a1111"), index=index)
-        roots = service._root_forms()
+        roots = service.root_forms()
 
         def old_path():
             return [old_entry_dict(e) for e in index.entries(roots)]

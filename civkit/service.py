@@ -10,6 +10,13 @@ thread (UIs call them from workers, never from an event loop). Downloads run in 
 queue's worker threads; progress reaches subscribers as ``("civkit.download", snapshot)`` events,
 library scans as ``("civkit.scan", {...})``.
 
+Shape: the facade builds its parts, each a class with an explicit constructor, and forwards their
+public methods, so every UI calls ``service.<method>``: ``Library`` (``service_library.py``: scan,
+listing, updates, duplicates, trigger words), ``Downloads`` (``service_downloads.py``: the queue,
+with ``Placement``, ``AfterDownload`` and ``Companions``), ``VersionResolver`` (``versions.py``)
+and the ``EventBus`` (``events.py``). The parts get the client, index and config as functions,
+because a new API key or API base replaces the client while the parts live on.
+
 Safety: target folders come only from the host (``host.folder_for`` or a key of
 ``host.folder_keys()``), never from a caller's path; files are read only inside
 ``host.model_roots()``; the API key lives only in ``config`` and civkit's owner-only config file.
@@ -18,26 +25,24 @@ Safety: target folders come only from the host (``host.folder_for`` or a key of
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from .config import Config, normalise_api_base, save_api_key, save_settings
-from .service_downloads import EVENT_DOWNLOAD, DownloadsMixin
+from .events import EventBus
+from .service_downloads import EVENT_DOWNLOAD, Downloads
 from .service_errors import ServiceError, error_message, error_status
-from .service_library import EVENT_SCAN, LibraryMixin
+from .service_library import EVENT_SCAN, Library
 from .summaries import is_sfw_level, model_detail, model_summary
+from .versions import VersionResolver
 
 log = logging.getLogger(__name__)
 
 __all__ = ["CivkitService", "ServiceError", "error_message", "error_status", "EVENT_DOWNLOAD", "EVENT_SCAN"]
 
 SETTINGS = ("api_base", "nsfw_previews", "write_sidecars", "subfolder_template")
-_LIBRARY_CACHE_SECONDS = 30.0
 _MAX_EMPTY_PAGES = 3  # strict SFW can empty a page; look a little further before giving up
 
 
@@ -49,7 +54,7 @@ def _as_tuple(value) -> tuple:
     return tuple(v for v in value if v)
 
 
-class CivkitService(DownloadsMixin, LibraryMixin):
+class CivkitService:
     """Search, details, downloads, library and trigger words for one host."""
 
     def __init__(self, config: Config, host, *, client=None, index=None, workers: int = 2):
@@ -58,25 +63,36 @@ class CivkitService(DownloadsMixin, LibraryMixin):
         self._client = client
         self._index = index
         self._owns_index = index is None  # an index handed in is closed by whoever made it
-        self._queue = None
-        self._workers = max(1, int(workers))
         self._lock = threading.RLock()
-        self._scan_lock = threading.Lock()
-        self._subscribers: list[Callable[[str, dict], Any]] = []
-        self._library_cache: Optional[tuple[float, dict]] = None  # (built_at, version_id -> [paths])
-        self._updates: dict[str, dict] = {}  # path -> update info, from the last updates() call
+        # The parts (private: every UI calls the facade's methods below, which forward to them).
+        self._events = EventBus()
+        self._versions = VersionResolver(self._current_client, self._current_config)
+        self._library = Library(self._current_client, self._current_index, host, self._current_config,
+                                self._events)
+        self._downloads = Downloads(self._current_client, self._current_index, host, self._current_config,
+                                    self._events, self._versions, self._library, workers=workers)
 
     def __repr__(self) -> str:
         key = "set" if self._config.api_key else "not set"
         return f"CivkitService(host={getattr(self.host, 'name', '?')!r}, api_base={self._config.api_base!r}, api_key={key})"
 
-    # ------------------------------------------------------------------ parts, built lazily
+    # ------------------------------------------------------------------ shared parts, built lazily
     @property
     def config(self) -> Config:
         return self._config
 
     @property
     def client(self):
+        return self._current_client()
+
+    @property
+    def index(self):
+        return self._current_index()
+
+    def _current_config(self) -> Config:
+        return self._config
+
+    def _current_client(self):
         with self._lock:
             if self._client is None:
                 from .api import CivitaiClient
@@ -84,8 +100,7 @@ class CivkitService(DownloadsMixin, LibraryMixin):
                 self._client = CivitaiClient(self._config.api_base, self._config.api_key)
             return self._client
 
-    @property
-    def index(self):
+    def _current_index(self):
         with self._lock:
             if self._index is None:
                 from .library.index import LibraryIndex
@@ -93,20 +108,11 @@ class CivkitService(DownloadsMixin, LibraryMixin):
                 self._index = LibraryIndex(self._config.index_path)
             return self._index
 
-    @property
-    def queue(self):
-        with self._lock:
-            if self._queue is None:
-                self._queue = self._make_queue(self._workers)
-            return self._queue
-
     def close(self) -> None:
         """Stop the download workers (running downloads are cancelled) and close the index."""
+        self._downloads.close()
         with self._lock:
-            queue, self._queue = self._queue, None
             index, self._index = self._index, None
-        if queue is not None:
-            queue.shutdown(cancel=True, timeout=10)
         if index is not None and self._owns_index:
             index.close()
 
@@ -189,27 +195,10 @@ class CivkitService(DownloadsMixin, LibraryMixin):
     # ------------------------------------------------------------------ events
     def subscribe(self, callback: Callable[[str, dict], Any]) -> Callable[[], None]:
         """Call ``callback(event, data)`` from worker threads; returns a function that unsubscribes."""
-        with self._lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            self.unsubscribe(callback)
-
-        return unsubscribe
+        return self._events.subscribe(callback)
 
     def unsubscribe(self, callback) -> None:
-        with self._lock:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
-
-    def _emit(self, event: str, data: dict) -> None:
-        with self._lock:
-            subscribers = list(self._subscribers)
-        for callback in subscribers:
-            try:
-                callback(event, dict(data))
-            except Exception:  # noqa: BLE001 - a broken subscriber must never break a download
-                log.warning("a civkit %s subscriber failed", event, exc_info=True)
+        self._events.unsubscribe(callback)
 
     # ------------------------------------------------------------------ search and details
     def search(self, query=None, *, types=(), base_models=(), sort=None, period=None, nsfw=False,
@@ -224,7 +213,7 @@ class CivkitService(DownloadsMixin, LibraryMixin):
             limit = max(1, min(100, int(limit or 20)))
         except (TypeError, ValueError):
             raise ServiceError("limit must be a number from 1 to 100.") from None
-        owned = self._library_versions()
+        owned = self._library.versions_on_disk()
         items: list[dict] = []
         seen_cursors = {cursor} if cursor else set()
         for _ in range(_MAX_EMPTY_PAGES):
@@ -271,98 +260,66 @@ class CivkitService(DownloadsMixin, LibraryMixin):
         ``nsfw=False`` leaves out images rated above PG13; otherwise every image comes with its
         ``nsfw`` flag and the UI decides about blurring.
         """
-        model, selected = self._resolve_model(ref)
-        local = self._library_versions()
+        model, selected = self._versions.model(ref)
+        local = self._library.versions_on_disk()
         local_paths = {v.id: local[v.id][0] for v in model.versions if local.get(v.id)}
         return model_detail(model, local_paths=local_paths, nsfw=nsfw, selected_version_id=selected)
 
-    def _parse_ref(self, ref):
-        from .refs import parse_ref
+    # ------------------------------------------------------------------ forwarded to the parts
+    # Downloads (service_downloads.py): the queue, where files go, what follows a download.
+    def start_download(self, ref: str, *, file_id=None, folder_key: Optional[str] = None, with_vae=False,
+                       with_config=False, **choices) -> str:
+        return self._downloads.start_download(ref, file_id=file_id, folder_key=folder_key, with_vae=with_vae,
+                                              with_config=with_config, **choices)
 
-        if ref is None or not str(ref).strip():
-            raise ServiceError("Paste a Civitai model link, an AIR (urn:air:...), 123@456 or a model id.")
-        # URLs of the configured site (the emulator, a mirror) are accepted besides civitai.com.
-        return parse_ref(str(ref).strip(), extra_hosts=(urlsplit(self._config.api_base).netloc,))
+    def downloads(self) -> list:
+        return self._downloads.downloads()
 
-    def _resolve_model(self, ref):
-        """(Model, selected version id or None). A bare number is a model id first, then a version id."""
-        from .api.errors import NotFound
+    def download(self, task_id) -> dict:
+        return self._downloads.download(task_id)
 
-        parsed = self._parse_ref(ref)
-        client = self.client
-        version = None
-        if parsed.model_id is not None:
-            try:
-                model = client.get_model(parsed.model_id)
-            except NotFound:
-                if not parsed.bare:
-                    raise
-                version = self._bare_version(parsed.model_id)  # "12345" may be a version id
-                model = None
-        else:
-            version = client.get_version(parsed.version_id)
-            model = None
-        if model is None:
-            if version.model_id is None:
-                raise ServiceError(f"Civitai did not say which model version {version.id} belongs to.",
-                                   http_status=502)
-            model = client.get_model(version.model_id)
-        selected = version.id if version is not None else parsed.version_id
-        if selected is not None and all(v.id != selected for v in model.versions):
-            # An early-access or unlisted version is missing from the model's list: add it, so the
-            # version the user named is the one the details show.
-            version = version or client.get_version(selected)
-            model = replace(model, versions=(version, *model.versions))
-        return model, selected
+    def cancel_download(self, task_id) -> bool:
+        return self._downloads.cancel_download(task_id)
 
-    def _bare_version(self, number: int):
-        """A bare number that is no model id, read as a version id (or one clear 404)."""
-        from .api.errors import NotFound
+    def retry_download(self, task_id) -> bool:
+        return self._downloads.retry_download(task_id)
 
-        try:
-            return self.client.get_version(number)
-        except NotFound:
-            raise ServiceError(f"Civitai has no model and no model version with id {number}.",
-                               http_status=404) from None
+    def clear_download(self, task_id) -> bool:
+        return self._downloads.clear_download(task_id)
 
-    def _resolve_version(self, ref):
-        """(ModelVersion, Ref) for a download: the version named, or the model's latest."""
-        from .api.errors import NotFound
+    def wait_download(self, task_id, timeout: Optional[float] = None) -> dict:
+        return self._downloads.wait_download(task_id, timeout)
 
-        parsed = self._parse_ref(ref)
-        client = self.client
-        if parsed.version_id is not None:
-            return client.get_version(parsed.version_id), parsed
-        try:
-            model = client.get_model(parsed.model_id)
-        except NotFound:
-            if not parsed.bare:
-                raise
-            return self._bare_version(parsed.model_id), parsed
-        if not model.versions:
-            raise ServiceError(f"{model.name} has no published version with files to download.",
-                               http_status=404)
-        # The model route lists versions newest first; fetch the version itself for complete data.
-        return client.get_version(model.versions[0].id), parsed
+    def fetch(self, ref: str, *, folder_key: Optional[str] = None, timeout: Optional[float] = None,
+              **choices) -> dict:
+        return self._downloads.fetch(ref, folder_key=folder_key, timeout=timeout, **choices)
 
-    # ------------------------------------------------------------------ library lookups
-    def _library_versions(self) -> dict:
-        """version id -> [paths] of files in the index, cached for a short while."""
-        with self._lock:
-            cached = self._library_cache
-            if cached and time.monotonic() - cached[0] < _LIBRARY_CACHE_SECONDS:
-                return cached[1]
-        roots = self._root_forms()
-        mapping: dict[int, list[str]] = {}
-        if roots:
-            for version_id, paths in self.index.version_paths(roots).items():
-                present = [p for p in paths if os.path.exists(p)]
-                if present:
-                    mapping[version_id] = present
-        with self._lock:
-            self._library_cache = (time.monotonic(), mapping)
-        return mapping
+    # Library (service_library.py): files under the host's model roots.
+    def root_forms(self) -> list:
+        return self._library.root_forms()
 
-    def _forget_library_cache(self) -> None:
-        with self._lock:
-            self._library_cache = None
+    def scan_library(self, *, lookup: bool = True, refresh: bool = False, progress=None) -> dict:
+        return self._library.scan_library(lookup=lookup, refresh=refresh, progress=progress)
+
+    def library(self, query: Optional[str] = None, status: Optional[str] = None, offset: int = 0,
+                limit: Optional[int] = None) -> list:
+        return self._library.library(query, status, offset, limit)
+
+    def library_page(self, query: Optional[str] = None, status: Optional[str] = None, offset: int = 0,
+                     limit: Optional[int] = 200) -> dict:
+        return self._library.library_page(query, status, offset, limit)
+
+    def library_counts(self) -> dict:
+        return self._library.library_counts()
+
+    def duplicates(self) -> list:
+        return self._library.duplicates()
+
+    def updates(self) -> list:
+        return self._library.updates()
+
+    def trigger_words(self, path_or_name: str) -> list:
+        return self._library.trigger_words(path_or_name)
+
+    def resolve_model_path(self, path_or_name: str) -> str:
+        return self._library.resolve_model_path(path_or_name)

@@ -1,24 +1,28 @@
-"""The download half of ``CivkitService``: from a pasted reference to a verified, indexed file.
+"""The download part of ``CivkitService``: from a pasted reference to a verified, indexed file.
 
 ``start_download`` checks what it can at once (the reference parses, the folder key is one the
 host offers, the choices are known) and queues the rest, which runs in a queue worker:
 resolve the version, choose the file, pick the folder from the host, ``download_file``, then the
 after-download steps (index entry, sidecars, preview, ``host.after_download``), each guarded so
 a failing step never fails a verified download. A checkpoint's VAE and config, when asked for,
-follow in the same task (``service_companions.py``).
+follow in the same task (``service_companions.py``). Where a file goes is ``service_placement.py``,
+what happens after it is verified ``service_hooks.py``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .service_companions import CompanionsMixin, is_companion, wanted_companions
-from .service_errors import ServiceError
+from .service_companions import Companions, wanted_companions
+from .service_errors import ServiceError, error_message
+from .service_hooks import AfterDownload, is_companion
+from .service_placement import Placement
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +43,50 @@ class DownloadRequest:
     companions: tuple = ()  # "vae", "config": downloaded after the main file, in the same task
 
 
-class DownloadsMixin(CompanionsMixin):
-    """Needs from the service: ``client``, ``index``, ``host``, ``config``, ``queue``, ``_emit``,
-    ``_parse_ref``, ``_resolve_version``, ``_forget_library_cache``, ``error_message``."""
+class Downloads:
+    """Queued downloads for one host.
+
+    ``client()``, ``index()``, ``config()`` return the service's current parts; ``events`` is its
+    ``EventBus``; ``versions`` (a ``VersionResolver``) turns references into versions; ``library``
+    (a ``Library``) says which versions are on disk and is told when files change. The download
+    queue and its ``workers`` threads are started on first use.
+    """
+
+    def __init__(self, client: Callable, index: Callable, host, config: Callable, events, versions, library,
+                 *, workers: int = 2):
+        self._client = client
+        self._index = index
+        self.host = host
+        self._config = config
+        self._events = events
+        self._versions = versions
+        self._library = library
+        self._workers = max(1, int(workers))
+        self._queue = None
+        self._lock = threading.Lock()
+        self.placement = Placement(host, config, index)
+        self.after = AfterDownload(client, index, host, config)
+        self.companions = Companions(client, index, config, self.placement, self.after)
+
+    @property
+    def queue(self):
+        with self._lock:
+            if self._queue is None:
+                from .queue import DownloadQueue
+
+                self._queue = DownloadQueue(self._run_download, max_workers=self._workers)
+                self._queue.subscribe(self._on_queue_event)
+            return self._queue
+
+    def close(self) -> None:
+        """Stop the workers; running downloads are cancelled (their .part is kept)."""
+        with self._lock:
+            queue, self._queue = self._queue, None
+        if queue is not None:
+            queue.shutdown(cancel=True, timeout=10)
+
+    def _error_message(self, exc: BaseException) -> str:
+        return error_message(exc, self._config().api_key)
 
     # ------------------------------------------------------------------ public API
     def start_download(self, ref: str, *, file_id=None, folder_key: Optional[str] = None, with_vae=False,
@@ -55,7 +100,7 @@ class DownloadsMixin(CompanionsMixin):
         if unknown:
             raise ServiceError(f"Unknown download option(s): {', '.join(unknown)}. "
                                f"Known: file_id, folder_key, with_vae, with_config, {', '.join(DOWNLOAD_CHOICES)}.")
-        parsed = self._parse_ref(ref)
+        parsed = self._versions.parse_ref(ref)
         if file_id in ("", None):
             file_id = parsed.file_id
         if file_id is not None:
@@ -64,7 +109,7 @@ class DownloadsMixin(CompanionsMixin):
             except (TypeError, ValueError):
                 raise ServiceError(f"file_id must be a number, not {file_id!r}.") from None
         if folder_key:
-            self._folder_for_key(folder_key)  # refuse an unknown key now, not in the worker
+            self.placement.folder_for_key(folder_key)  # refuse an unknown key now, not in the worker
         on_conflict = choices.get("on_conflict") or DEFAULT_ON_CONFLICT
         if on_conflict not in ("ask", "skip", "suffix", "replace"):
             raise ServiceError("on_conflict must be one of ask, skip, suffix, replace.")
@@ -114,18 +159,18 @@ class DownloadsMixin(CompanionsMixin):
         raises ServiceError (or the download's error) with a message for people."""
         from .download.errors import DownloadError
 
-        version, parsed = self._resolve_version(ref)
+        version, parsed = self._versions.version(ref)
         wanted_roots = None
         if folder_key:
             wanted_roots = [os.path.abspath(str(p)) for p in self.host.folder_keys().get(folder_key) or ()]
             if not wanted_roots:
-                self._folder_for_key(folder_key)  # raises the "not a model folder" error
+                self.placement.folder_for_key(folder_key)  # raises the "not a model folder" error
         companions = {f.sha256.upper() for f in version.files or () if is_companion(f) and f.sha256}
-        for path in self._library_versions().get(version.id, []):
+        for path in self._library.versions_on_disk().get(version.id, []):
             if not os.path.isfile(path):
                 continue
             if companions:  # a checkpoint's VAE is indexed under the checkpoint's version too
-                entry = self.index.get(path)
+                entry = self._index().get(path)
                 if entry is not None and (entry.sha256 or "").upper() in companions:
                     continue
             if wanted_roots and not any(path == r or path.startswith(r.rstrip(os.sep) + os.sep)
@@ -147,48 +192,9 @@ class DownloadsMixin(CompanionsMixin):
         return {"path": snapshot["path"], "model_id": snapshot["model_id"], "version_id": snapshot["version_id"],
                 "trained_words": list(snapshot["trained_words"] or ()), "downloaded": True}
 
-    def _make_queue(self, workers: int):
-        from .queue import DownloadQueue
-
-        queue = DownloadQueue(self._run_download, max_workers=workers)
-        queue.subscribe(self._on_queue_event)
-        return queue
-
     def _on_queue_event(self, event: str, snapshot: dict) -> None:
         """Queue events go out to the service's subscribers, scrubbed like every snapshot."""
-        self._emit(EVENT_DOWNLOAD, self._snapshot(snapshot))
-
-    # ------------------------------------------------------------------ folders
-    def _folder_for_key(self, folder_key: str) -> Path:
-        keys = self.host.folder_keys()
-        paths = keys.get(str(folder_key)) if isinstance(folder_key, str) else None
-        if not paths:
-            offered = ", ".join(sorted(k for k, v in keys.items() if v)) or "none"
-            raise ServiceError(f"{folder_key!r} is not a model folder of this {self.host.name} install. "
-                               f"Choose one of: {offered}.")
-        return Path(paths[0])
-
-    def _target_folder(self, request: DownloadRequest, version, file, *, folder_key="request") -> Path:
-        """The folder key's first root (the request's unless given), else the host's folder for
-        the type; plus the subfolder template (civkit's setting, else the host's), kept inside."""
-        from .folders import OTHER_KEY, canonical_type, join_inside, render_subfolder, safe_component
-
-        mtype = canonical_type(version.model_type)
-        folder_key = request.folder_key if folder_key == "request" else folder_key
-        if folder_key:
-            base = self._folder_for_key(folder_key)
-            if folder_key == OTHER_KEY:
-                base = base / safe_component(mtype, "Other")
-        else:
-            base = Path(self.host.folder_for(version.model_type, file.type))
-        template = self.config.subfolder_template or getattr(self.host, "subfolder_template", "")
-        if not template:
-            return base
-        raw_creator = version.raw.get("creator") if isinstance(version.raw, dict) else None
-        creator = raw_creator.get("username") if isinstance(raw_creator, dict) else None
-        sub = render_subfolder(template, base_model=version.base_model, type=mtype,
-                               model_name=version.model_name, version_name=version.name, creator=creator)
-        return join_inside(base, sub)
+        self._events.emit(EVENT_DOWNLOAD, self._snapshot(snapshot))
 
     # ------------------------------------------------------------------ the worker side
     def _run_download(self, request: DownloadRequest, control, cancel=None):
@@ -203,83 +209,31 @@ class DownloadsMixin(CompanionsMixin):
             if isinstance(getattr(exc, "message", None), str):
                 raise
             log.warning("download of %s failed unexpectedly", request.ref, exc_info=True)
-            raise DownloadError(self.error_message(exc), cause=exc) from exc
+            raise DownloadError(self._error_message(exc), cause=exc) from exc
 
     def _download_now(self, request: DownloadRequest, control, cancel):
         from .download import download_file
         from .download.choice import choose_file
 
         progress = control if callable(control) else control.progress
-        version, _ = self._resolve_version(request.ref)
+        version, _ = self._versions.version(request.ref)
         control.update(model_id=version.model_id, version_id=version.id, model_name=version.model_name,
                        version_name=version.name, trained_words=list(version.trained_words or ()))
         choices = dict(request.choices)
         on_conflict = choices.pop("on_conflict", DEFAULT_ON_CONFLICT)
         file = choose_file(version, file_id=request.file_id, **choices)
-        dest, name = self._placement(request, version, file)
+        dest, name = self.placement.place(request, version, file)
         control.update(total=int(file.size_bytes) or None)
         try:
-            result = download_file(self.client, version, file, dest, progress=progress, cancel=cancel,
-                                   on_conflict=on_conflict, index=self.index, hooks=self._hooks_for(file),
-                                   name=name)
+            result = download_file(self._client(), version, file, dest, progress=progress, cancel=cancel,
+                                   on_conflict=on_conflict, index=self._index(),
+                                   hooks=self.after.hooks_for(file), name=name)
             if request.companions:
                 control.update(path=str(result.path))
-                self._download_companions(request, version, file, result, control, cancel, on_conflict)
+                self.companions.download(request, version, file, result, control, cancel, on_conflict)
         finally:
-            self._forget_library_cache()
+            self._library.forget_cache()
         return result
-
-    def _hook_index(self, path, version, file, result) -> Optional[str]:
-        """The index entry for the new file: linked, with Civitai's other hashes for these bytes."""
-        from .library.index import LibraryEntry
-
-        st = os.stat(path)
-        real = os.path.realpath(path)
-        previous = self.index.get(real)
-        if previous is not None and previous.matches_stat(st) and previous.status == "linked":
-            return None
-        hashes = {str(k).upper(): str(v).upper() for k, v in (file.hashes or {}).items() if v}
-        sha = (result.sha256 or hashes.get("SHA256") or "").upper() or None
-        same_bytes = sha is not None and hashes.get("SHA256", sha) == sha
-        entry = LibraryEntry(
-            path=real, size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino, sha256=sha,
-            autov1=hashes.get("AUTOV1") if same_bytes else None,
-            autov2=sha[:10] if sha else None,
-            autov3=hashes.get("AUTOV3") if same_bytes else None,
-            crc32=hashes.get("CRC32") if same_bytes else None,
-            blake3=hashes.get("BLAKE3") if same_bytes else None,
-            status="linked", model_id=version.model_id, version_id=version.id,
-            model_name=version.model_name, version_name=version.name, model_type=version.model_type,
-            base_model=version.base_model, trained_words=list(version.trained_words or ()),
-            air=version.air, checked_at=time.time(),
-            version_json=version.raw if isinstance(version.raw, dict) else None,
-        )
-        self.index.upsert(entry)
-        return None
-
-    def _hook_sidecars(self, path, version, file, result) -> Optional[str]:
-        if not self.config.write_sidecars:
-            return None
-        from .library.sidecars import merge_a1111_json, write_civitai_info
-
-        warnings = []
-        for outcome in (write_civitai_info(path, version),
-                        merge_a1111_json(path, version, forge=getattr(self.host, "layout", "") == "forge")):
-            if getattr(outcome, "status", None) in ("error", "conflict"):
-                warnings.append(str(getattr(outcome, "message", "") or outcome))
-        return "; ".join(warnings) or None
-
-    def _hook_preview(self, path, version, file, result) -> Optional[str]:
-        if not self.config.write_sidecars:
-            return None
-        from .library.preview import save_preview
-
-        save_preview(path, version, self.client.session, nsfw_allowed=self.config.nsfw_previews)
-        return None
-
-    def _hook_host(self, path, version, file, result) -> Optional[str]:
-        self.host.after_download(Path(path))
-        return None
 
     # ------------------------------------------------------------------ snapshots
     def _snapshot(self, snapshot: dict) -> dict:
@@ -304,4 +258,4 @@ class DownloadsMixin(CompanionsMixin):
     def _scrub(self, text: str) -> str:
         from .config import redact
 
-        return redact(text, self.config.api_key)
+        return redact(text, self._config().api_key)

@@ -1,4 +1,4 @@
-"""The library half of ``CivkitService``: scan, entries, trigger words, updates, duplicates.
+"""The library part of ``CivkitService``: scan, entries, trigger words, updates, duplicates.
 
 Only files inside ``host.model_roots()`` are ever read or listed here; a path from a caller is
 checked against those roots before anything touches it.
@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Optional
 
-from .service_errors import ServiceError
+from .service_errors import ServiceError, error_message
 from .summaries import entry_dict
 
 log = logging.getLogger(__name__)
 
 EVENT_SCAN = "civkit.scan"
+_LIBRARY_CACHE_SECONDS = 30.0
 
 
 def _inside(path: str, roots) -> bool:
@@ -28,12 +31,27 @@ def _inside(path: str, roots) -> bool:
     return False
 
 
-class LibraryMixin:
-    """Needs from the service: ``host``, ``index``, ``client``, ``config``, ``_emit``,
-    ``_scan_lock``, ``_updates``, ``_forget_library_cache``."""
+class Library:
+    """The files under one host's model roots, as the index knows them.
+
+    ``client()``, ``index()`` and ``config()`` return the service's current parts (a new key or
+    API base replaces the client); ``events`` is the service's ``EventBus``.
+    """
+
+    def __init__(self, client: Callable, index: Callable, host, config: Callable, events):
+        self._client = client
+        self._index = index
+        self.host = host
+        self._config = config
+        self._events = events
+        self._lock = threading.Lock()
+        self._scan_lock = threading.Lock()
+        self._versions_cache: Optional[tuple[float, dict]] = None  # (built_at, version_id -> [paths])
+        self._updates: dict[str, dict] = {}  # path -> update info, from the last updates() call
+        self._lookup_client_for: Optional[tuple] = None  # (config, quick client) for trigger words
 
     # ------------------------------------------------------------------ roots
-    def _root_forms(self) -> list:
+    def root_forms(self) -> list:
         """Every root as written and as resolved (the index keys real paths)."""
         forms: list[str] = []
         for root in self.host.model_roots():
@@ -43,8 +61,31 @@ class LibraryMixin:
         return forms
 
     def _entries_in_roots(self, roots=None) -> list:
-        roots = roots if roots is not None else self._root_forms()
-        return self.index.entries(roots) if roots else []
+        roots = roots if roots is not None else self.root_forms()
+        return self._index().entries(roots) if roots else []
+
+    # ------------------------------------------------------------------ which versions are here
+    def versions_on_disk(self) -> dict:
+        """version id -> [paths] of files in the index, cached for a short while."""
+        with self._lock:
+            cached = self._versions_cache
+            if cached and time.monotonic() - cached[0] < _LIBRARY_CACHE_SECONDS:
+                return cached[1]
+        roots = self.root_forms()
+        mapping: dict[int, list[str]] = {}
+        if roots:
+            for version_id, paths in self._index().version_paths(roots).items():
+                present = [p for p in paths if os.path.exists(p)]
+                if present:
+                    mapping[version_id] = present
+        with self._lock:
+            self._versions_cache = (time.monotonic(), mapping)
+        return mapping
+
+    def forget_cache(self) -> None:
+        """The files changed (a scan, a download): the next ``versions_on_disk`` asks the index."""
+        with self._lock:
+            self._versions_cache = None
 
     # ------------------------------------------------------------------ scan
     def scan_library(self, *, lookup: bool = True, refresh: bool = False, progress=None) -> dict:
@@ -61,7 +102,7 @@ class LibraryMixin:
             return self._scan_locked(scan, lookup=lookup, refresh=refresh, progress=progress)
         finally:
             self._scan_lock.release()
-            self._forget_library_cache()
+            self.forget_cache()
 
     def _scan_locked(self, scan, *, lookup: bool, refresh: bool, progress) -> dict:
         # Folders the host knows but nobody created yet are normal, not scan errors; whatever
@@ -70,7 +111,7 @@ class LibraryMixin:
         roots = [r for r in every_root if os.path.isdir(r)]
         missing = [r for r in every_root if r not in roots]
         started = time.monotonic()
-        self._emit(EVENT_SCAN, {"state": "started", "roots": roots})
+        self._events.emit(EVENT_SCAN, {"state": "started", "roots": roots})
         last = {"phase": None, "at": 0.0}
 
         def on_progress(*args, **kwargs):
@@ -79,7 +120,7 @@ class LibraryMixin:
             # hashing reports often; subscribers get phase changes plus at most 4 updates a second
             if data.get("phase") != last["phase"] or now - last["at"] >= 0.25:
                 last["phase"], last["at"] = data.get("phase"), now
-                self._emit(EVENT_SCAN, {**data, "state": "running"})
+                self._events.emit(EVENT_SCAN, {**data, "state": "running"})
             if progress is not None:
                 try:
                     progress(*args, **kwargs)
@@ -88,17 +129,19 @@ class LibraryMixin:
 
         try:
             if missing:
-                self.index.remove_missing(missing, seen=set())
+                self._index().remove_missing(missing, seen=set())
+            config = self._config()
             report = scan(
-                roots, self.index, self.client if lookup else None, lookup=lookup,
-                write_sidecars=self.config.write_sidecars, refresh=refresh, progress=on_progress,
-                nsfw_previews=self.config.nsfw_previews, forge=getattr(self.host, "layout", "") == "forge",
+                roots, self._index(), self._client() if lookup else None, lookup=lookup,
+                write_sidecars=config.write_sidecars, refresh=refresh, progress=on_progress,
+                nsfw_previews=config.nsfw_previews, forge=getattr(self.host, "layout", "") == "forge",
             )
         except Exception as exc:
-            self._emit(EVENT_SCAN, {"state": "failed", "message": self.error_message(exc)})
+            message = error_message(exc, self._config().api_key)
+            self._events.emit(EVENT_SCAN, {"state": "failed", "message": message})
             raise
         summary = _report_dict(report, roots, time.monotonic() - started)
-        self._emit(EVENT_SCAN, {"state": "done", **{k: v for k, v in summary.items() if k != "errors"},
+        self._events.emit(EVENT_SCAN, {"state": "done", **{k: v for k, v in summary.items() if k != "errors"},
                                 "error_count": len(summary["errors"])})
         return summary
 
@@ -122,10 +165,10 @@ class LibraryMixin:
         """status -> number of files under the model roots (every status present), one cheap query."""
         from .library.index import STATUSES
 
-        roots = self._root_forms()
+        roots = self.root_forms()
         if not roots:
             return {s: 0 for s in STATUSES}
-        return self.index.status_counts(roots)
+        return self._index().status_counts(roots)
 
     def _library_rows(self, query, status, offset, limit) -> tuple:
         from .library.index import STATUSES
@@ -136,10 +179,10 @@ class LibraryMixin:
         if status is not None and status not in STATUSES:
             raise ServiceError(f"Unknown library status {status!r}; use one of: {', '.join(STATUSES)}.")
         query = str(query).strip() if query is not None else None
-        roots = self._root_forms()
+        roots = self.root_forms()
         if not roots:
             return [], 0, offset, limit
-        rows, total = self.index.list_rows(roots, query=query or None, status=status, offset=offset, limit=limit)
+        rows, total = self._index().list_rows(roots, query=query or None, status=status, offset=offset, limit=limit)
         updates = self._updates
         items = [entry_dict(r, update=updates.get(r["path"])) for r in rows]
         return items, total, offset, limit
@@ -181,7 +224,7 @@ class LibraryMixin:
             return []
         by_path = {e.path: e for e in linked}
         found = []
-        for update in find_updates(linked, self.client):
+        for update in find_updates(linked, self._client()):
             info = {
                 "available": True,
                 "latest_version_id": update.latest_version_id,
@@ -213,7 +256,7 @@ class LibraryMixin:
         from .triggers import trigger_words_for
 
         path = self.resolve_model_path(path_or_name)
-        return list(trigger_words_for(path, index=self.index, client=self._lookup_client()))
+        return list(trigger_words_for(path, index=self._index(), client=self._lookup_client()))
 
     def _lookup_client(self):
         """Trigger words are asked for interactively (a node run, a click): one quick try at Civitai,
@@ -222,8 +265,8 @@ class LibraryMixin:
 
         # Kept while the config stays the same object (every settings or key change replaces it), so
         # repeated lookups reuse one session and its connections.
-        config = self.config
-        cached = self.__dict__.get("_lookup_client_for")
+        config = self._config()
+        cached = self._lookup_client_for
         if cached is None or cached[0] is not config:
             cached = (config, CivitaiClient(config.api_base, config.api_key, max_attempts=1, timeout=(3, 10)))
             self._lookup_client_for = cached
@@ -235,7 +278,7 @@ class LibraryMixin:
         text = str(path_or_name or "").strip()
         if not text or "\x00" in text:
             raise ServiceError("Give the name or path of a model file.")
-        roots = self._root_forms()
+        roots = self.root_forms()
         folders = [str(p) for paths in self.host.folder_keys().values() for p in paths]
         if getattr(self.host, "models_dir", None):  # "loras/x.safetensors" relative to the models folder
             folders.append(str(self.host.models_dir))

@@ -107,3 +107,40 @@ print(type(mod.NODE_CLASS_MAPPINGS).__name__, mod.WEB_DIRECTORY)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["dict", "./javascript/comfyui"]
+
+
+def _all_absolute_imports(path: Path):
+    """Every absolute import in the file, also those inside functions."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name.split(".")[0], node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module.split(".")[0], node.lineno
+
+
+def test_only_ui_and_hosts_import_gradio_or_host_modules_even_inside_functions():
+    offenders = []
+    for path in (REPO / "civkit").rglob("*.py"):
+        rel = path.relative_to(REPO).as_posix()
+        if rel.startswith(("civkit/ui/", "civkit/hosts/")):
+            continue
+        for top, line in _all_absolute_imports(path):
+            if top in UI_MODULES or top in HOST_MODULES:
+                offenders.append(f"{rel}:{line} imports {top}")
+    assert offenders == []
+
+
+def test_no_mixin_classes():
+    """Composition, not mixins: a class's behaviour is in one file (issue 9)."""
+    offenders = []
+    for folder in ("civkit", "nodes", "scripts"):
+        for path in (REPO / folder).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ClassDef):
+                    bases = [getattr(b, "id", getattr(b, "attr", "")) for b in node.bases]
+                    if node.name.endswith("Mixin") or any(str(b).endswith("Mixin") for b in bases):
+                        offenders.append(f"{path.relative_to(REPO).as_posix()}:{node.lineno} {node.name}")
+    assert offenders == []

@@ -63,7 +63,7 @@ def _names(rows) -> list:
 
 def test_light_rows_are_the_old_rows_with_copies_added(service, models_dir, tmp_path):
     _fill(service.index, models_dir, tmp_path / "outside")
-    roots = service._root_forms()
+    roots = service.root_forms()
     old = [entry_dict(e) for e in service.index.entries(roots)]
     new = service.library()
     assert len(new) == len(old) == 6  # the file outside the model folders is never listed
