@@ -44,10 +44,10 @@ print('imported', len({_core_modules()!r}))
     assert "imported" in result.stdout
 
 
-def _top_level_imports(path: Path):
-    """Absolute imports executed at module import time (not inside functions)."""
+def _top_level_imports(path: Path, *, inside_functions: bool = False):
+    """Absolute imports executed at module import time (also those inside functions when asked)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in tree.body:
+    for node in (ast.walk(tree) if inside_functions else tree.body):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name.split(".")[0], node.lineno
@@ -109,24 +109,13 @@ print(type(mod.NODE_CLASS_MAPPINGS).__name__, mod.WEB_DIRECTORY)
     assert result.stdout.split() == ["dict", "./javascript/comfyui"]
 
 
-def _all_absolute_imports(path: Path):
-    """Every absolute import in the file, also those inside functions."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield alias.name.split(".")[0], node.lineno
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            yield node.module.split(".")[0], node.lineno
-
-
 def test_only_ui_and_hosts_import_gradio_or_host_modules_even_inside_functions():
     offenders = []
     for path in (REPO / "civkit").rglob("*.py"):
         rel = path.relative_to(REPO).as_posix()
         if rel.startswith(("civkit/ui/", "civkit/hosts/")):
             continue
-        for top, line in _all_absolute_imports(path):
+        for top, line in _top_level_imports(path, inside_functions=True):
             if top in UI_MODULES or top in HOST_MODULES:
                 offenders.append(f"{rel}:{line} imports {top}")
     assert offenders == []
