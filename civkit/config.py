@@ -40,15 +40,39 @@ def civkit_home(env: Mapping[str, str] = os.environ) -> Path:
         return Path.home() / ".local" / "share" / "civkit"
 
 
+CIVITAI_SITES = ("civitai.com", "civitai.red", "civitai.green")
+_RENAMED_SITES = {"civitai.green": "civitai.com"}  # CIVITAI_API.md §1.1: the SFW site's earlier name
+
+
 def normalise_api_base(value: str) -> str:
-    """Accept a site origin (``https://civitai.com``) or one ending in ``/api/v1``."""
-    base = value.strip().rstrip("/")
+    """Accept a site origin (``https://civitai.com``) or one ending in ``/api/v1``; a bare Civitai site
+    (``civitai.red``) gets https. civitai.green, the earlier name of the SFW site, becomes civitai.com.
+
+    The value is checked as urllib3 will connect to it: a backslash, userinfo, a space, a query or a
+    fragment could make two URL parsers see different hosts, so they are refused."""
+    from urllib3.util import parse_url
+
+    base = str(value).strip().rstrip("/")
     for suffix in ("/api/v1", "/api"):
-        if base.endswith(suffix):
+        if base.lower().endswith(suffix):
             base = base[: -len(suffix)]
-    if not re.match(r"^https?://[^/\s]+", base):
-        raise ValueError(f"API base must look like https://civitai.com, got {value!r}")
-    return base
+    bare = base.lower()
+    if "://" not in bare and bare.removeprefix("www.") in CIVITAI_SITES:
+        base = "https://" + bare
+    problem = None
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", base, re.IGNORECASE):
+        problem = ""
+    elif any(ch in base for ch in "\\@?#") or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in base):
+        problem = " (no user name, backslash, query or fragment)"
+    if problem is not None:
+        raise ValueError(f"API base must look like https://civitai.com{problem}, got {value!r}")
+    parsed = parse_url(base)
+    host = (parsed.host or "").lower()
+    site = _RENAMED_SITES.get(host.removeprefix("www."))
+    if site:
+        return f"https://{site}"
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme.lower()}://{host}{port}{parsed.path or ''}"
 
 
 @dataclass(frozen=True)

@@ -56,3 +56,35 @@ def test_redact_removes_token_bearer_and_key():
     out = redact(text, key="abc123")
     assert "abc123" not in out
     assert "token=***" in out
+
+
+# -- issue 13 items 13/18: the API base is parsed as the HTTP library will connect to it ----------------------
+
+@pytest.mark.parametrize("value", [
+    "https://evil\\.civitai.com",  # urllib3 connects to "evil"
+    "https://civitai.com\\@evil.com",
+    "https://user:pw@civitai.com",
+    "https://civitai.com@evil.com",
+    "https://civitai.com?x=1",
+    "https://civitai.com#frag",
+    "https://civi tai.com",
+    "ftp://civitai.com",
+])
+def test_api_base_refuses_addresses_parsers_read_differently(value):
+    with pytest.raises(ValueError) as info:
+        normalise_api_base(value)
+    assert "API base" in str(info.value)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("https://civitai.red", "https://civitai.red"),
+    ("civitai.red", "https://civitai.red"),
+    ("https://civitai.red/api/v1", "https://civitai.red"),
+    ("https://civitai.green", "https://civitai.com"),  # §1.1: the SFW site's earlier name
+    ("https://www.civitai.green/api/v1/", "https://civitai.com"),
+    ("civitai.green", "https://civitai.com"),
+    ("civitai.com", "https://civitai.com"),
+    ("HTTPS://CIVITAI.RED", "https://civitai.red"),
+])
+def test_civitai_red_and_green_work_as_api_base(value, expected):
+    assert normalise_api_base(value) == expected

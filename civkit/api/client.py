@@ -20,6 +20,7 @@ from typing import Any, Optional
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
+from urllib3.util import parse_url
 
 from .. import USER_AGENT
 from ..config import DEFAULT_API_BASE, normalise_api_base, redact
@@ -61,13 +62,37 @@ EDGE_PAUSE_SECONDS = 60.0  # §12: after an HTML 403/429, pause that host
 _NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
-def _is_civitai_host(host: str) -> bool:
-    host = host.lower().split(":")[0]
+def _is_civitai_host(host: Optional[str]) -> bool:
+    """``host`` as urllib3 connects to it (``parse_url(url).host``), never a raw netloc."""
+    host = (host or "").lower().rstrip(".")
     return any(host == h or host.endswith("." + h) for h in CIVITAI_HOSTS)
 
 
-def _is_loopback_host(host: str) -> bool:
-    return host.lower().split(":")[0] in ("127.0.0.1", "localhost", "::1", "[::1]")
+def _is_loopback_host(host: Optional[str]) -> bool:
+    return (host or "").lower() in ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def _endpoint(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) exactly as urllib3 will connect, which is what decides where a header goes."""
+    parsed = parse_url(url)
+    scheme = (parsed.scheme or "").lower()
+    return scheme, (parsed.host or "").lower().rstrip("."), parsed.port or (443 if scheme == "https" else 80)
+
+
+def key_may_follow(src: str, dst: str) -> bool:
+    """May the Civitai key go along from ``src`` to ``dst``? Decided on the hosts urllib3 connects to:
+    the same endpoint, a Civitai host over https, or loopback to loopback (the emulator); never from
+    https to plain http, never to an address with userinfo or a backslash."""
+    if "\\" in dst or "@" in (urlsplit(dst).netloc or "") or parse_url(dst).auth is not None:
+        return False
+    (s_scheme, s_host, s_port), (d_scheme, d_host, d_port) = _endpoint(src), _endpoint(dst)
+    if d_scheme not in ("http", "https") or (s_scheme == "https" and d_scheme != "https"):
+        return False
+    if (s_scheme, s_host, s_port) == (d_scheme, d_host, d_port):
+        return True
+    if d_scheme == "https" and _is_civitai_host(d_host):
+        return True
+    return _is_loopback_host(s_host) and _is_loopback_host(d_host)
 
 
 def _batches(items: list, size: int) -> Iterator[list]:
@@ -320,8 +345,7 @@ class CivitaiClient:
     @property
     def download_base(self) -> str:
         """§1.1: downloads go to civitai.com for every Civitai host; another base serves its own."""
-        host = urlsplit(self.api_base).netloc
-        return DEFAULT_API_BASE if _is_civitai_host(host) else self.api_base
+        return DEFAULT_API_BASE if _is_civitai_host(parse_url(self.api_base).host) else self.api_base
 
     def download_url_for(self, version_id, file_id=None) -> str:
         url = f"{self.download_base}/api/download/models/{int(version_id)}"
@@ -336,10 +360,12 @@ class CivitaiClient:
                 location = response.headers.get("Location")
                 if not location:
                     break
-                target = urljoin(url, location)
+                target = self._checked_redirect(url, location)
                 # §1.1: a non-primary host may redirect to the same route elsewhere; only follow it
                 # (with the key) to a Civitai host or between loopback names.
-                if "/api/download/models/" in urlsplit(target).path and self._trusted(url, target):
+                if "/api/download/models/" in (parse_url(target).path or ""):
+                    if not key_may_follow(url, target):
+                        raise self._refused(target, "the key would go to another site")
                     url = target
                     continue
                 return ResolvedDownload(url=target, filename=self._filename_from_signed_url(target),
@@ -349,10 +375,25 @@ class CivitaiClient:
             "Civitai did not hand out a download link for this file (a web page came back instead: usually "
             "a login or Early Access page).", status=response.status_code, url=self._redact(url))
 
-    @staticmethod
-    def _trusted(src: str, dst: str) -> bool:
-        a, b = urlsplit(src).netloc, urlsplit(dst).netloc
-        return a == b or _is_civitai_host(b) or (_is_loopback_host(a) and _is_loopback_host(b))
+    def _refused(self, target: str, why: str) -> UnexpectedResponse:
+        shown = self._redact(target.split("?")[0])
+        return UnexpectedResponse(f"civkit refused a download redirect to {shown} ({why}). Nothing was "
+                                  "downloaded and your API key was not sent there.", url=shown)
+
+    def _checked_redirect(self, src: str, location: str) -> str:
+        """The absolute redirect target, refused when parsers could disagree about its host (backslashes,
+        userinfo, control characters) or when it leaves https for plain http."""
+        if "\\" in location or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in location):
+            raise self._refused(location, "the address contains a backslash, a space or a control character")
+        target = urljoin(src, location)
+        parsed = parse_url(target)
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise self._refused(target, "not an http(s) address")
+        if parsed.auth is not None or "@" in (urlsplit(target).netloc or ""):
+            raise self._refused(target, "the address carries a user name or password")
+        if parse_url(src).scheme == "https" and parsed.scheme != "https":
+            raise self._refused(target, "it leaves https for plain http")
+        return target
 
     @staticmethod
     def _filename_from_signed_url(url: str) -> Optional[str]:

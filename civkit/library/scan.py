@@ -278,7 +278,7 @@ def _lookup(candidates: list, client, report: ScanReport, notify, *, write_sidec
         session = client.session
         for i, (e, version) in enumerate(linked_now):
             notify(ScanProgress("sidecars", i, len(linked_now), e.path))
-            results, preview = write_sidecars_for(e.path, version, session, site=client.api_base,
+            results, preview = write_sidecars_for(e.path, version, session, site=client.download_base,
                                                   nsfw_previews=nsfw_previews, forge=forge, previews=previews)
             report.sidecars.extend(r for r in results if r.status != "unchanged")
             if preview is not None:
