@@ -169,14 +169,46 @@ def save_settings(home: Path, **values) -> None:
 
 _TOKEN_RE = re.compile(r"(token=)[^&\s\"']+", re.IGNORECASE)
 _BEARER_RE = re.compile(r"(Bearer\s+)[^\s\"']+", re.IGNORECASE)
+# Credentials signed storage URLs carry in the query (CIVITAI_API.md §5.4): B2 ``Authorization=``,
+# S3/R2 ``X-Amz-Signature`` / ``-Credential`` / ``-Security-Token``, GCS ``X-Goog-*``, Azure ``sig=``,
+# CloudFront ``Signature``/``Policy``/``Key-Pair-Id``, and any ``*token`` / ``*key`` / ``*secret``.
+_SIGNED_PARAM_RE = re.compile(
+    r"(?<=[?&;])((?:[\w.-]*(?:authorization|signature|credential|token|secret|password|api[_-]?key))"
+    r"|sig|policy|key-pair-id|key|x-amz-[\w-]*security[\w-]*)=[^&\s\"'<>#]*",
+    re.IGNORECASE)
 
 
 def redact(text: str, key: Optional[str] = None) -> str:
-    """Remove ``token=...``, bearer values and the key itself from any text."""
+    """Remove ``token=...``, bearer values, signed-URL credentials and the key itself from any text."""
     if not text:
         return text
-    text = _TOKEN_RE.sub(r"\1***", str(text))
+    text = _SIGNED_PARAM_RE.sub(lambda m: f"{m.group(1)}=***", str(text))
+    text = _TOKEN_RE.sub(r"\1***", text)
     text = _BEARER_RE.sub(r"\1***", text)
     if key:
         text = text.replace(key, "***")
     return text
+
+
+class RedactingFilter(logging.Filter):
+    """Scrubs signed-URL credentials and ``token=`` from every record of the logger it is attached to.
+
+    urllib3 logs each request line at DEBUG (``"GET /file?X-Amz-Signature=... HTTP/1.1" 200``): hosts
+    such as ComfyUI with ``--verbose DEBUG`` would print a signed storage URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is the logging module's business
+            return True
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
+def redact_logger(name: str) -> None:
+    """Attach one ``RedactingFilter`` to the logger ``name`` (idempotent)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())

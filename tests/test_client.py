@@ -564,3 +564,29 @@ def test_iter_images_pages_and_stops(client, fake_civitai):
     walked = list(client.iter_images(modelId=101, page_size=1))
     assert [i.url for i in walked] == [i.url for i in everything] and walked
     assert len(list(client.iter_images(modelId=101, page_size=1, max_items=1))) == 1
+
+
+# -- issue 13 item 14: a signed storage URL's credentials never show in errors or logs --------------------------
+
+@pytest.mark.parametrize("status", [403, 404, 503])
+def test_storage_errors_never_show_the_signed_url_credentials(keyed, fake_civitai, caplog, status):
+    caplog.set_level(logging.DEBUG)
+    resolved = keyed.resolve_download(1011)
+    signature = resolved.url.split("X-Signature=")[1].split("&")[0]
+    assert len(signature) > 20
+    fake_civitai.faults.storage_error_count = 1
+    fake_civitai.faults.storage_error_status = status
+    with pytest.raises(Exception) as info:
+        keyed.open_storage(resolved.url)
+    client_side = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("civkit.testing"))
+    assert "/storage/" in client_side  # urllib3 logged the request line (the emulator's own log is not civkit's)
+    for text in (str(info.value), repr(info.value), getattr(info.value, "url", ""), client_side):
+        assert signature not in (text or "")
+    assert "/storage/" in info.value.url  # still says where
+
+
+def test_a_resolved_download_repr_hides_the_signature(keyed):
+    resolved = keyed.resolve_download(1011)
+    signature = resolved.url.split("X-Signature=")[1].split("&")[0]
+    assert signature not in repr(resolved) and signature not in str(resolved)
+    assert "/storage/" in repr(resolved) and signature in resolved.url  # the URL itself stays usable

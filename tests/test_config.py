@@ -88,3 +88,36 @@ def test_api_base_refuses_addresses_parsers_read_differently(value):
 ])
 def test_civitai_red_and_green_work_as_api_base(value, expected):
     assert normalise_api_base(value) == expected
+
+
+# -- issue 13 item 14: signed storage URLs carry credentials in the query ----------------------------------------
+
+@pytest.mark.parametrize("url, secrets", [
+    ("https://f005.backblazeb2.com/file/civitai/x.safetensors?Authorization=3_20260101_abcDEF123&"
+     "b2ContentDisposition=attachment%3B%20filename%3D%22x.safetensors%22", ["3_20260101_abcDEF123"]),
+    ("https://delivery.r2.cloudflarestorage.com/m/x?X-Amz-Algorithm=AWS4-HMAC-SHA256&"
+     "X-Amz-Credential=AKIAEXAMPLE%2F20260101%2Fauto%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&"
+     "X-Amz-Expires=86400&X-Amz-Security-Token=FwoGZXIvYXdzEXAMPLE&X-Amz-SignedHeaders=host&"
+     "X-Amz-Signature=0f1e2d3c4b5a69788796a5b4c3d2e1f0&response-content-disposition=attachment",
+     ["AKIAEXAMPLE", "FwoGZXIvYXdzEXAMPLE", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"]),
+    ("https://storage.googleapis.com/b/o?X-Goog-Credential=svc%40p.iam&X-Goog-Signature=deadbeefcafe",
+     ["svc%40p.iam", "deadbeefcafe"]),
+    ("https://acct.blob.core.windows.net/c/b?sv=2024-01-01&se=2026-01-01&sig=AzureSIG%2Bvalue%3D",
+     ["AzureSIG%2Bvalue%3D"]),
+    ("https://d111.cloudfront.net/x?Expires=1&Signature=CFsig~abc&Key-Pair-Id=APKAEXAMPLE", ["CFsig~abc"]),
+    ("http://127.0.0.1:1/storage/1/x?X-Expires=9&X-Signature=abc123def456", ["abc123def456"]),
+    ("failed at /x?token=tok999 and https://h/y?access_token=tok777&api_key=k555", ["tok999", "tok777", "k555"]),
+])
+def test_redact_scrubs_signed_storage_url_credentials(url, secrets):
+    out = redact(f"could not fetch {url} (403)")
+    for secret in secrets:
+        assert secret not in out
+    assert out.startswith("could not fetch ") and out.endswith(" (403)")
+    assert url.split("?")[0] in out  # the address itself stays readable
+    if "content-disposition" in url.lower():
+        assert "ContentDisposition=attachment" in out or "content-disposition=attachment" in out
+
+
+def test_redact_keeps_harmless_query_parameters():
+    text = "https://civitai.com/api/download/models/1?fileId=2&type=Model&format=SafeTensor"
+    assert redact(text) == text

@@ -23,7 +23,7 @@ import requests
 from urllib3.util import parse_url
 
 from .. import USER_AGENT
-from ..config import DEFAULT_API_BASE, normalise_api_base, redact
+from ..config import DEFAULT_API_BASE, normalise_api_base, redact, redact_logger
 from . import paging
 from .errors import (
     CloudflareBlocked,
@@ -53,6 +53,9 @@ from .records import (
 )
 
 log = logging.getLogger(__name__)
+# urllib3 logs every request line with its query: a signed storage URL's credentials (issue 13 item 14)
+redact_logger("urllib3.connectionpool")
+redact_logger(__name__)
 
 CIVITAI_HOSTS = ("civitai.com", "civitai.red", "civitai.green")
 BY_HASH_BATCH = 100  # §4.5

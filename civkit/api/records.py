@@ -239,6 +239,12 @@ class ResolvedDownload:
     version_id: int
     file_id: Optional[int] = None
 
+    def __repr__(self) -> str:  # the signed URL's credentials never reach a log line (issue 13 item 14)
+        from ..config import redact
+
+        return (f"ResolvedDownload(url={redact(self.url)!r}, filename={self.filename!r}, "
+                f"version_id={self.version_id!r}, file_id={self.file_id!r})")
+
 
 # -- the parser -----------------------------------------------------------------------------------
 
