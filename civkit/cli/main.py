@@ -50,7 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"civkit {__version__}")
     parser.add_argument("--api-base", metavar="URL", help="Civitai site (default https://civitai.com; env CIVKIT_API_BASE)")
-    parser.add_argument("--api-key", metavar="KEY", help="Civitai API key (env CIVITAI_API_KEY or CIVITAI_TOKEN)")
+    parser.add_argument("--api-key", metavar="KEY",
+                        help="Civitai API key. A key typed here is visible to other users of this computer "
+                             "(ps, /proc) and lands in your shell history: prefer the CIVITAI_API_KEY (or "
+                             "CIVITAI_TOKEN) environment variable, or --api-key - to read it from stdin")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -64,6 +67,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _key_from_stdin() -> str:
+    """``--api-key -``: the first line of stdin (a prompt without echo when stdin is a terminal)."""
+    if sys.stdin is None:
+        raise ValueError("--api-key - reads the key from stdin, but there is no stdin.")
+    if sys.stdin.isatty():
+        import getpass
+
+        key = getpass.getpass("Civitai API key: ")
+    else:
+        key = sys.stdin.readline()
+    if not key.strip():
+        raise ValueError("--api-key - reads the key from stdin, but stdin was empty: pipe the key in, "
+                         "e.g. civkit --api-key - download 123 < keyfile")
+    return key.strip()
+
+
 def main(argv: Optional[list] = None) -> int:
     parser = build_parser()
     try:
@@ -75,7 +94,8 @@ def main(argv: Optional[list] = None) -> int:
         return EXIT_USAGE
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        config = load_config(api_base=args.api_base, api_key=args.api_key)
+        api_key = _key_from_stdin() if args.api_key == "-" else args.api_key
+        config = load_config(api_base=args.api_base, api_key=api_key)
     except ValueError as exc:
         print(f"civkit: {exc}", file=sys.stderr)
         return EXIT_USAGE
