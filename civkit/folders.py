@@ -247,6 +247,50 @@ def guess_layout(models_dir: Union[str, Path]) -> str:
     return "comfyui"
 
 
+def host_root(folder: Union[str, Path]) -> Optional[tuple[Path, str, str]]:
+    """``(models_dir, layout, host name)`` when ``folder`` is a host's ROOT rather than its models folder:
+    a ComfyUI folder (``main.py`` and ``models/``) or a WebUI folder (``webui.py`` and ``models/``; Forge
+    when ``modules_forge/`` is there too). None otherwise."""
+    folder = Path(folder)
+    models = folder / "models"
+    try:
+        if not models.is_dir():
+            return None
+        if (folder / "webui.py").is_file():
+            forge = (folder / "modules_forge").is_dir() or (folder / "backend").is_dir()
+            return models, ("forge" if forge else "a1111"), ("WebUI (Forge)" if forge else "WebUI")
+        if (folder / "main.py").is_file():
+            return models, "comfyui", "ComfyUI"
+    except OSError:
+        return None
+    return None
+
+
+def resolve_models_dir(folder: Union[str, Path], layout: Optional[str] = None) -> tuple[Path, str, str]:
+    """What a user's ``--models-dir`` means: ``(models_dir, layout, note)``; the note says which layout
+    was assumed and why, for the CLI to print. An explicit ``layout`` is never second-guessed."""
+    folder = Path(folder)
+    if layout:
+        return folder, _check_layout(layout), f"models folder {folder} (layout {layout}, as asked)"
+    root = host_root(folder)
+    if root is not None:
+        models, guessed, host = root
+        beside = " and its embeddings/ folder" if guessed in ("a1111", "forge") else ""
+        return models, guessed, (f"{folder} is a {host} folder: using its models folder {models}{beside} "
+                                 f"(layout {guessed})")
+    guessed = guess_layout(folder)
+    try:
+        names = {p.name.lower() for p in folder.iterdir() if p.is_dir()}
+    except OSError:
+        names = set()
+    if names & (_WEBUI_MARKERS | _COMFY_MARKERS):
+        host = {"comfyui": "ComfyUI", "a1111": "WebUI", "forge": "WebUI (Forge)"}[guessed]
+        return folder, guessed, f"{folder} looks like a {host} models folder (layout {guessed})"
+    return folder, guessed, (f"{folder} looks like neither a ComfyUI nor a WebUI models folder: assuming the "
+                             f"ComfyUI layout (checkpoints/, loras/, ... inside it); pass --layout to choose "
+                             "another, or point --models-dir at your ComfyUI or WebUI folder")
+
+
 # ---------------------------------------------------------------------------- subfolder templates
 
 _TEMPLATE_FIELD = re.compile(r"\{([a-z_]+)\}")

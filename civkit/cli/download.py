@@ -141,6 +141,8 @@ def handle(args, ctx) -> int:
     from ..service import CivkitService, ServiceError
 
     host = _host(args)
+    if host.target is None and host.layout_note:
+        print(f"civkit: {host.layout_note}", file=sys.stderr)
     config = ctx.config
     if args.no_sidecars:
         config = config.with_changes(write_sidecars=False)

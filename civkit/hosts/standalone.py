@@ -19,9 +19,10 @@ class StandaloneHost(HostAdapter):
 
     def __init__(self, models_dir, layout: Optional[str] = None, *, subfolder_template: str = "",
                  target=None):
-        models_dir = Path(models_dir).expanduser()
-        super().__init__(models_dir, layout or folders.guess_layout(models_dir),
-                         subfolder_template=subfolder_template)
+        # A host ROOT (ComfyUI's or the WebUI's folder) means its models/ folder; ``layout_note`` says
+        # which layout was assumed, for the CLI to print (issue 13 item 19).
+        models_dir, layout, self.layout_note = folders.resolve_models_dir(Path(models_dir).expanduser(), layout)
+        super().__init__(models_dir, layout, subfolder_template=subfolder_template)
         self.target = Path(target).expanduser() if target is not None else None
 
     def folder_for(self, model_type, file_type=None) -> Path:
