@@ -203,10 +203,11 @@ class CivkitService:
     # ------------------------------------------------------------------ search and details
     def search(self, query=None, *, types=(), base_models=(), sort=None, period=None, nsfw=False,
                cursor=None, limit=20) -> dict:
-        """One page of models: ``{"items": [summary...], "next_cursor": str|None}``.
+        """One page of models: ``{"items": [summary...], "next_cursor": str|None, "hidden": int}``.
 
         With ``nsfw=False`` (strict SFW) items whose level has a bit above PG13 are dropped on this
-        side too, because ``/models?nsfw=false`` still returns models that merely include PG content.
+        side too, because ``/models?nsfw=false`` still returns models that merely include PG content;
+        ``hidden`` counts them, so a UI can say how many and how to show them.
         """
         query = (query or "").strip() or None
         try:
@@ -215,6 +216,7 @@ class CivkitService:
             raise ServiceError("limit must be a number from 1 to 100.") from None
         owned = self._library.versions_on_disk()
         items: list[dict] = []
+        hidden = 0
         seen_cursors = {cursor} if cursor else set()
         for _ in range(_MAX_EMPTY_PAGES):
             page = self.client.search_models_page(
@@ -224,13 +226,15 @@ class CivkitService:
             for model in page.items:
                 if nsfw or is_sfw_level(model.nsfw_level):
                     items.append(model_summary(model, library_versions=owned, nsfw=bool(nsfw)))
+                else:
+                    hidden += 1
             cursor = self._next_cursor(page)
             if items or not cursor or cursor in seen_cursors:
                 break
             seen_cursors.add(cursor)
         if cursor in seen_cursors:
             cursor = None  # a repeated cursor is the end (CIVITAI_API.md §6)
-        return {"items": items, "next_cursor": cursor}
+        return {"items": items, "next_cursor": cursor, "hidden": hidden}
 
     @staticmethod
     def _cursor_args(cursor) -> dict:

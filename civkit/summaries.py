@@ -25,6 +25,12 @@ def is_sfw_level(level: Optional[int]) -> bool:
     return not (int(level or 0) & ~SFW_LEVELS)
 
 
+def hidden_note(count: int, how: str) -> str:
+    """What every face says when strict SFW hid search results: how many, and how to show them."""
+    noun = "model" if count == 1 else "models"
+    return f"{count} {noun} hidden by the strict SFW filter (content rated above PG-13): {how} to show them."
+
+
 def image_is_nsfw(level: Optional[int]) -> bool:
     """Blur-worthy: rated above PG13, or not rated at all (an unrated image may be anything)."""
     level = int(level or 0)

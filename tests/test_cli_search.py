@@ -28,7 +28,7 @@ def json_lines(out):
 # -- search -------------------------------------------------------------------------------------------
 
 def test_search_json_prints_one_object_per_model(capsys, fake_civitai):
-    code, out, err = run(capsys, fake_civitai, "--json", "search", "anime", "--type", "LORA")
+    code, out, err = run(capsys, fake_civitai, "--json", "search", "anime", "--type", "LORA", "--nsfw")
     assert code == 0 and err == ""
     models = json_lines(out)
     assert len(models) >= 2
@@ -42,7 +42,7 @@ def test_search_json_prints_one_object_per_model(capsys, fake_civitai):
 
 def test_search_table_for_people(capsys, fake_civitai):
     code, out, err = run(capsys, fake_civitai, "search", "--type", "lora", "--base-model", "SD 1.5", "--sort",
-                         "most-downloaded", "--limit", "5")
+                         "most-downloaded", "--limit", "5", "--nsfw")  # 101 is PG|R: strict SFW hides it
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert lines[0].split() == ["ID", "NAME", "TYPE", "BASE", "MODEL", "CREATOR", "DOWNLOADS", "VERSIONS"]
@@ -184,7 +184,7 @@ def _model_requests(fake):
 
 def test_search_limit_250_without_query_pages_by_page(capsys, bulk_fake):
     bulk_fake.reset()
-    code, out, err = run(capsys, bulk_fake, "--json", "search", "--limit", "250")
+    code, out, err = run(capsys, bulk_fake, "--json", "search", "--limit", "250", "--nsfw")
     assert code == 0 and err == ""
     ids = [m["id"] for m in json_lines(out)]
     assert len(ids) == 250 == len(set(ids))
@@ -194,7 +194,7 @@ def test_search_limit_250_without_query_pages_by_page(capsys, bulk_fake):
 
 def test_search_limit_past_1000_switches_to_cursors(capsys, bulk_fake):
     bulk_fake.reset()
-    code, out, err = run(capsys, bulk_fake, "--json", "search", "--limit", "1100")
+    code, out, err = run(capsys, bulk_fake, "--json", "search", "--limit", "1100", "--nsfw")
     assert code == 0 and err == ""
     ids = [m["id"] for m in json_lines(out)]
     assert len(ids) == 1100 == len(set(ids))
@@ -205,7 +205,8 @@ def test_search_limit_past_1000_switches_to_cursors(capsys, bulk_fake):
 
 def test_search_limit_250_with_a_small_page_size(capsys, bulk_fake):
     bulk_fake.reset()
-    code, out, _ = run(capsys, bulk_fake, "--json", "search", "--limit", "250", "--page-size", "50")
+    code, out, _ = run(capsys, bulk_fake, "--json", "search", "--limit", "250", "--page-size", "50",
+                         "--nsfw")
     ids = [m["id"] for m in json_lines(out)]
     assert code == 0 and len(ids) == 250 == len(set(ids)) and len(_model_requests(bulk_fake)) == 5
 

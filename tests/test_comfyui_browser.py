@@ -330,3 +330,20 @@ async def test_a_pickle_only_model_downloads_after_an_explicit_choice(browser_pa
     await anyway.click()
     await card.get_by_role("button", name="✓ In library").wait_for()
     assert [p.suffix for p in checkpoints.iterdir() if p.suffix == ".ckpt"] == [".ckpt"]
+
+
+async def test_search_says_how_many_results_strict_sfw_hid(browser_page, shots):
+    """Issue 13 item 20: not a bare "No models match" when the SFW filter hid everything."""
+    page = browser_page.page
+    await page.click("#sidebar-civkit")
+    await page.wait_for_selector(".civkit-panel")
+    await page.fill("input[aria-label='Search Civitai']", "Anime Eyes")  # only 102: PG | X
+    await page.press("input[aria-label='Search Civitai']", "Enter")
+    await page.wait_for_function("document.querySelector('.civkit-search .civkit-note').textContent.includes('hidden')")
+    status = await page.text_content(".civkit-search .civkit-note")
+    assert "1 model hidden by the strict SFW filter" in status and "Show NSFW" in status
+    assert await page.locator(".civkit-card").count() == 0
+    await page.screenshot(path=str(shots / "comfyui-sfw-hidden.png"))
+    await page.check("input[aria-label='Include NSFW']")
+    await page.wait_for_function("document.querySelectorAll('.civkit-card').length == 1")
+    assert "hidden" not in await page.text_content(".civkit-search .civkit-note")

@@ -331,3 +331,17 @@ def test_scan_progress_is_described_in_words():
     assert text == "hashing 3 of 10 (1.0 MB of 5.0 GB) — x.safetensors"
     assert describe_progress((ScanProgress("walk"),), {}) == "looking for model files"
     assert describe_progress(("plain words",), {}) == "plain words"
+
+
+def test_results_hidden_by_strict_sfw_are_counted_with_how_to_show_them(ui):
+    """Issue 13 item 20: not a bare "No models found" when the SFW filter hid everything."""
+    status, html, picker, more, items, cursor = ui.search.search("Anime Eyes", "Any", "Any", "Highest Rated",
+                                                                 "AllTime", False)
+    assert items == []
+    assert "1 model hidden by the strict SFW filter" in status and "Include NSFW models" in status
+    status, html, picker, more, items, cursor = ui.search.search("Anime Eyes", "Any", "Any", "Highest Rated",
+                                                                 "AllTime", True)
+    assert [i["id"] for i in items] == [102] and "hidden" not in status
+    ui.search.page_size = 3
+    status, *_rest, items, cursor = ui.search.search("anime", "Any", "Any", "Highest Rated", "AllTime", False)
+    assert items and "hidden by the strict SFW filter" in status

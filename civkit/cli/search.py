@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from urllib.parse import urlsplit
 
 from ..api.errors import BadRequest, NotFound
 from ..api.records import Model, ModelFile, ModelVersion
 from ..refs import RefError, parse_ref
+from ..summaries import hidden_note, is_sfw_level
 from .main import UsageError
 
 SORTS = ("Highest Rated", "Most Downloaded", "Most Liked", "Most Discussed", "Most Collected", "Most Images",
@@ -24,6 +26,7 @@ MODEL_TYPES = ("Checkpoint", "TextualInversion", "Hypernetwork", "AestheticGradi
 TYPE_ALIASES = {"lora": "LORA", "embedding": "TextualInversion", "ti": "TextualInversion", "controlnet": "Controlnet",
                 "lycoris": "LoCon", "hypernet": "Hypernetwork", "upscale": "Upscaler"}
 MAX_LIMIT = 10000
+MAX_PAGE_SIZE = 100  # /models answers at most 100 a page
 
 
 def register(subparsers) -> None:
@@ -149,6 +152,16 @@ def _wants_json(args, ctx) -> bool:
     return bool(ctx.json or getattr(args, "json", False))
 
 
+def _show(ctx, model, rows: list) -> None:
+    if ctx.json:
+        print(json.dumps(model_dict(ctx, model), ensure_ascii=False), flush=True)
+        return
+    latest = model.versions[0] if model.versions else None
+    rows.append([str(model.id), _clip(model.name, 40), model.type, (latest.base_model or "-") if latest else "-",
+                 _clip(model.creator.username if model.creator else "-", 20),
+                 _count(model.stats.download_count), str(len(model.versions))])
+
+
 def run_search(args, ctx) -> int:
     ctx.json = _wants_json(args, ctx)
     if args.limit is None or not 1 <= args.limit <= MAX_LIMIT:
@@ -164,26 +177,32 @@ def run_search(args, ctx) -> int:
     }
     client = ctx.client()
     rows = []
-    shown = 0
+    shown = hidden = 0
+    # Strict SFW, the same rule as the UIs (summaries.is_sfw_level): Civitai's nsfw=false still returns
+    # models that merely include PG content. Hidden ones are counted and the limit is filled with the rest,
+    # looking a bounded distance further.
+    page_size = args.page_size or min(args.limit, MAX_PAGE_SIZE)
     try:
-        for model in client.iter_models(args.query or None, max_items=args.limit, page_size=args.page_size,
-                                         **filters):
-            shown += 1
-            if ctx.json:
-                print(json.dumps(model_dict(ctx, model), ensure_ascii=False), flush=True)
-                continue
-            latest = model.versions[0] if model.versions else None
-            rows.append([str(model.id), _clip(model.name, 40), model.type,
-                         (latest.base_model or "-") if latest else "-",
-                         _clip(model.creator.username if model.creator else "-", 20),
-                         _count(model.stats.download_count), str(len(model.versions))])
+        for model in client.iter_models(args.query or None, page_size=page_size, **filters):
+            if not args.nsfw and not is_sfw_level(model.nsfw_level):
+                hidden += 1
+            else:
+                shown += 1
+                _show(ctx, model, rows)
+            if shown >= args.limit or hidden >= 5 * args.limit + 100:
+                break
     except BadRequest as exc:  # the server's validation message: the input was wrong
         raise UsageError(exc.message) from None
+    note = hidden_note(hidden, "pass --nsfw") if hidden else None
     if not ctx.json:
         if rows:
             _print_table(rows, ["ID", "NAME", "TYPE", "BASE MODEL", "CREATOR", "DOWNLOADS", "VERSIONS"])
         else:
             print("No models found.")
+        if note:
+            print(note)
+    elif note:
+        print(f"civkit: {note}", file=sys.stderr)
     return 0
 
 

@@ -6,6 +6,7 @@ from typing import Optional
 
 import gradio as gr
 
+from ..summaries import hidden_note
 from . import cards
 from .compat import event_kw
 from .context import UiContext
@@ -22,6 +23,12 @@ POLL_SECONDS = 0.25
 
 def _one(value) -> tuple:
     return () if not value or value == ANY else (value,)
+
+
+def _hidden(page: dict) -> str:
+    """Strict SFW hid some results: say how many, and how to show them (issue 13 item 20)."""
+    count = int(page.get("hidden") or 0)
+    return " " + hidden_note(count, 'tick "Include NSFW models"') if count else ""
 
 
 class SearchView:
@@ -64,7 +71,7 @@ class SearchView:
         cursor = page.get("next_cursor")
         more = " More are available." if cursor else ""
         found = f"Found {len(items)} models.{more} Click a card to see its versions and files."
-        return self._results(items, cursor, found if items else "No models found.")
+        return self._results(items, cursor, (found if items else "No models found.") + _hidden(page))
 
     def more(self, query, mtype, base, sort, period, nsfw, items, cursor):
         items = list(items or [])
@@ -77,7 +84,8 @@ class SearchView:
         seen = {i.get("id") for i in items}
         items += [i for i in page.get("items") or [] if i.get("id") not in seen]
         cursor = page.get("next_cursor")
-        return self._results(items, cursor, f"Showing {len(items)} models." + (" More are available." if cursor else ""))
+        return self._results(items, cursor, f"Showing {len(items)} models." + (" More are available." if cursor else "")
+                             + _hidden(page))
 
     def _version(self, model: dict, version_id: Optional[int]) -> Optional[dict]:
         versions = model.get("versions") or []

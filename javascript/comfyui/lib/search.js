@@ -96,6 +96,7 @@ export class SearchView {
     // A new search supersedes one still in flight: its answer is dropped when it arrives.
     this.generation = (this.generation || 0) + 1;
     this.cursor = null;
+    this.hidden = 0;
     clear(this.results);
     this.cards.clear();
     await this.fetchPage(null, this.generation);
@@ -116,8 +117,13 @@ export class SearchView {
       if (!current()) return;
       for (const model of page.items || []) this.results.append(this.card(model));
       this.cursor = page.next_cursor || null;
+      this.hidden = (this.hidden || 0) + (Number(page.hidden) || 0);
       const count = this.results.childElementCount;
-      this.status.textContent = count ? `${count} model${count === 1 ? "" : "s"}` : "No models match. Try fewer filters.";
+      // Strict SFW hid some results: say how many and how to show them (issue 13 item 20).
+      const hidden = this.hidden ? ` ${this.hidden} model${this.hidden === 1 ? "" : "s"} hidden by the strict SFW ` +
+        `filter (content rated above PG-13): tick "Show NSFW" to show them.` : "";
+      this.status.textContent = (count ? `${count} model${count === 1 ? "" : "s"}.` :
+        (hidden ? "No models shown." : "No models match. Try fewer filters.")) + hidden;
     } catch (err) {
       if (!current()) return;
       this.cursor = null;
