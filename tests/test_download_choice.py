@@ -72,3 +72,27 @@ def test_safetensor_preferred_over_pickle():
     assert choose_file(version, file_id=1, allow_unsafe=True).id == 1
     with pytest.raises(DownloadError, match="no files"):
         choose_file(ModelVersion(id=6, files=()))
+
+
+# -- issue 13 item 7: a file is a pickle if either its extension or Civitai's format says so ------------------
+
+@pytest.mark.parametrize("name, fmt", [
+    ("model.ckpt", "SafeTensor"), ("model.ckpt", "Other"), ("model.pt", "Other"), ("model.PTH", "GGUF"),
+    ("embedding.bin", "Other"), ("x.pkl", None), ("model.safetensors", "PickleTensor"), ("model.ckpt ", "SafeTensor"),
+])
+def test_a_pickle_by_extension_or_format_needs_allow_unsafe(name, fmt):
+    from civkit.api.records import ModelFile
+    from civkit.download.choice import check_safety
+
+    f = ModelFile(id=1, name=name, type="Model", primary=True, format=fmt)
+    assert is_pickle(f)
+    with pytest.raises(UnsafeFile):
+        check_safety(f)
+    check_safety(f, allow_unsafe=True)
+
+
+def test_a_safetensors_file_listed_as_safetensor_is_not_a_pickle():
+    from civkit.api.records import ModelFile
+
+    assert not is_pickle(ModelFile(id=1, name="m.safetensors", type="Model", format="SafeTensor"))
+    assert not is_pickle(ModelFile(id=1, name="m.gguf", type="Model", format="GGUF"))

@@ -30,10 +30,15 @@ def _listing(files) -> str:
 
 
 def is_pickle(f) -> bool:
-    """PickleTensor by Civitai's metadata, or by extension when Civitai did not say."""
-    if f.format:
-        return f.format.lower() == "pickletensor"
-    return (f.name or "").lower().endswith(PICKLE_EXTENSIONS)
+    """A pickle if EITHER Civitai's format or the file name's extension says so: a creator-set format
+    (``SafeTensor``, ``Other``) never makes a ``.ckpt`` safe to load (issue 13 item 7)."""
+    return ((f.format or "").strip().lower() == "pickletensor"
+            or name_is_pickle(f.name))
+
+
+def name_is_pickle(name: Optional[str]) -> bool:
+    """By extension alone; used again on the name storage actually serves."""
+    return (name or "").strip().rstrip(". ").lower().endswith(PICKLE_EXTENSIONS)
 
 
 def _eq(a: Optional[str], b: Optional[str]) -> bool:
