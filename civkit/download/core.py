@@ -36,7 +36,7 @@ from .errors import (
     NotEnoughSpace,
     raise_if_cancelled,
 )
-from .lock import LockBusy, PartLock
+from .lock import LockBusy, PartLock, open_own_file
 from .names import UnsafeFilename, safe_filename, suffixed_name, target_inside
 from .transfer import Transfer
 
@@ -238,8 +238,8 @@ class _Download:
             return 0
 
     def _open_part(self, part: Path):
-        fh = open(part, "r+b" if part.exists() else "w+b", buffering=0)
-        return fh
+        # O_NOFOLLOW/O_EXCL: a symlink planted at <name>.part is refused, never followed (issue 13 item 5)
+        return open(open_own_file(part), "r+b", buffering=0)
 
     def _transfer(self, target: Path) -> DownloadResult:
         part = target.with_name(target.name + ".part")

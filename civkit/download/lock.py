@@ -7,8 +7,10 @@ unlinked file notices (its inode is no longer the one at the path) and tries aga
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +23,38 @@ except ImportError:  # pragma: no cover - Windows
     import msvcrt
 
 log = logging.getLogger(__name__)
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+
+
+def open_own_file(path: Path, mode: int = 0o644) -> int:
+    """Open ``path`` read-write, creating it with ``O_EXCL`` when absent, never through a symlink
+    (``O_NOFOLLOW``) and only if it is a regular file: a symlink, FIFO or device planted at a
+    ``.part`` or lock name is refused, never followed (issue 13 item 5). Returns the descriptor."""
+    from .errors import DownloadError
+
+    path = Path(path)
+    flags = os.O_RDWR | _NOFOLLOW | _BINARY
+    try:
+        try:
+            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, mode)
+        except FileExistsError:
+            if path.is_symlink():
+                raise OSError(errno.ELOOP, "symbolic link") from None
+            fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise DownloadError(f"{path} is a symbolic link: civkit never writes through one. Remove it (it "
+                                "was not created by civkit) and download again.") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise DownloadError(f"{path} is not a regular file (a FIFO, device or folder is in its place): "
+                            "remove it and download again.")
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return fd
 
 
 class LockBusy(Exception):
@@ -76,7 +110,7 @@ class PartLock:
     def acquire(self) -> None:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = open_own_file(self.path)
             if _try_lock(fd):
                 if self._still_current(fd):
                     self._fd = fd
