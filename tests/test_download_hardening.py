@@ -59,3 +59,31 @@ def test_a_fifo_planted_at_the_part_is_refused_not_waited_on(client, tmp_path):
     with pytest.raises(DownloadError) as info:
         fetch(client, dest)
     assert "not a regular file" in str(info.value)
+
+
+def test_storage_sending_more_than_the_listed_size_is_stopped(client, fake_civitai, tmp_path, monkeypatch):
+    from civkit.download.transfer import OVERSIZE_SLACK
+    from civkit.testing.http import Response
+
+    version = client.get_version(LORA_VERSION)
+    file = choose_file(version)
+    listed = file.size_bytes
+    endless = b"\0" * (listed + OVERSIZE_SLACK + 8 * 1024 * 1024)
+    real = fake_civitai.handle
+    served = []
+
+    def handle(method, target, headers, body):
+        if target.startswith("/storage/"):  # a storage host that does not stop
+            served.append(target)
+            return Response(200, endless, [("Content-Type", "application/octet-stream")])
+        return real(method, target, headers, body)
+
+    monkeypatch.setattr(fake_civitai, "handle", handle)
+    dest = tmp_path / "loras"
+    with pytest.raises(DownloadError) as info:
+        download_file(client, version, file, dest, retry_delay=0)
+    message = str(info.value)
+    assert "more than" in message and "Civitai lists" in message
+    assert not (dest / file.name).exists()
+    assert all(p.stat().st_size <= listed + OVERSIZE_SLACK for p in dest.iterdir())
+    assert len(served) == 1  # not retried: a retry would only do the same

@@ -23,6 +23,9 @@ from .storage import StorageStream, TransferDropped
 log = logging.getLogger(__name__)
 
 WRITEBACK_STEP = 32 * 1024 * 1024
+# Storage may send a little more than Civitai's listed size (sizeKB is rounded); past this it is
+# refused instead of filling the disk (issue 13 item 6).
+OVERSIZE_SLACK = 1024 * 1024
 CHUNK = 1024 * 1024
 
 
@@ -158,6 +161,11 @@ class Transfer:
             buf = pipe.buffer()
             try:
                 n = stream.read_into(buf)
+                if n and self.expected_size and self.have + n > self.expected_size + OVERSIZE_SLACK:
+                    raise DownloadError(
+                        f"The download server sent more than the {human_size(self.expected_size)} Civitai "
+                        f"lists for {self.file.name}; civkit stopped at {human_size(self.have)} instead of "
+                        "filling the disk. Nothing was saved under the file's name; try again later.")
                 if n:
                     self._write_all(fh, memoryview(buf)[:n])
             except BaseException:
