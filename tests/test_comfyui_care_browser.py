@@ -56,7 +56,7 @@ async def test_rename_in_the_sidebar_reaches_the_lora_loader_dropdown(comfy, fak
         await page.route("**/*", only_loopback)
         await page.goto(base + "/")
         await page.wait_for_function("window.__ready === true")
-        await page.evaluate("window.__refreshCombos()")
+        await page.evaluate("window.__objectInfo = true; window.__refreshCombos()")
         dropdown = page.locator("#combo-lora_name")
         assert await dropdown.locator("option").all_inner_texts() == ["anime_lineart_v2.safetensors"]
 

@@ -56,7 +56,7 @@ def test_delete_in_the_library_goes_to_the_trash(demo_with_a_lora):
         _wait_text(page, "#civkit_care_card", "my_style.json")
         page.locator("#civkit_care_delete").click()
         _wait_text(page, "#civkit_care_message", "my_style.preview.png")
-        message = page.locator("#civkit_care_message").inner_text()
+        message = page.locator("#civkit_care_message").first.inner_text()
         assert "my_style.json" in message and "trash" in message
         assert (lora / "my_style.safetensors").exists()  # nothing happens before the confirmation
         page.screenshot(path=str(SHOTS / "care-1-confirm.png"), full_page=True)
@@ -71,7 +71,7 @@ def test_delete_in_the_library_goes_to_the_trash(demo_with_a_lora):
         trashed = sorted(p.name for p in (lora / ".civkit-trash").rglob("*.civkit-trashed"))
         assert trashed == ["00-my_style.safetensors.civkit-trashed", "01-my_style.json.civkit-trashed",
                            "02-my_style.preview.png.civkit-trashed"]
-        item_id = re.search(r"trash as (\S+)", page.locator("#civkit_care_message").inner_text()).group(1)
+        item_id = re.search(r"trash as (\S+)", page.locator("#civkit_care_message").first.inner_text()).group(1)
         page.locator("#civkit_trash_id textarea, #civkit_trash_id input").first.fill(item_id)
         page.locator("#civkit_trash_restore").click()
         _wait_text(page, "#civkit_care_message", "Restored")

@@ -13,8 +13,10 @@ function showToast(t) {
 }
 
 // Like the real frontend: reload the node definitions from /api/object_info and refill the model
-// dropdowns (here one: the LoraLoader's lora_name, shown as #combo-lora_name when the page serves it).
+// dropdowns (here one: the LoraLoader's lora_name, shown as #combo-lora_name). Only on pages whose
+// test serves /api/object_info and says so with window.__objectInfo = true.
 async function refreshCombos() {
+  if (window.__objectInfo !== true) return;
   let defs;
   try {
     const response = await fetch("/api/object_info");
