@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://civitai.com"
 CONFIG_FILE = "config.json"
-_SETTING_KEYS = ("api_base", "nsfw_previews", "write_sidecars", "subfolder_template")
+_SETTING_KEYS = ("api_base", "nsfw_previews", "write_sidecars", "subfolder_template", "example_images")
 
 
 def civkit_home(env: Mapping[str, str] = os.environ) -> Path:
@@ -83,6 +83,7 @@ class Config:
     nsfw_previews: bool = False
     write_sidecars: bool = True
     subfolder_template: str = ""
+    example_images: int = 0                 # example images kept per linked version (scan --images)
 
     def __repr__(self) -> str:  # the key is shown only as set / not set
         key = "***" if self.api_key else None
@@ -135,7 +136,15 @@ def load_config(
         nsfw_previews=bool(stored.get("nsfw_previews", False)),
         write_sidecars=bool(stored.get("write_sidecars", True)),
         subfolder_template=str(stored.get("subfolder_template", "") or ""),
+        example_images=_whole(stored.get("example_images", 0)),
     )
+
+
+def _whole(value) -> int:
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _write_private(path: Path, data: dict) -> None:

@@ -294,6 +294,14 @@ def resolve_models_dir(folder: Union[str, Path], layout: Optional[str] = None) -
 # ---------------------------------------------------------------------------- subfolder templates
 
 _TEMPLATE_FIELD = re.compile(r"\{([a-z_]+)\}")
+# The values a download (and ``civkit organize``) fills a subfolder template with.
+TEMPLATE_FIELDS = ("base_model", "type", "model_name", "version_name", "creator")
+
+
+def unknown_template_fields(template: str) -> list:
+    """Fields in ``template`` that are not ``TEMPLATE_FIELDS`` (braces that name nothing count too)."""
+    names = re.findall(r"\{([^{}]*)\}", template or "")
+    return [n for n in names if n not in TEMPLATE_FIELDS]
 _UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 
 

@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .config import Config, normalise_api_base, save_api_key, save_settings
 from .events import EventBus
+from .service_care import LibraryCare
 from .service_downloads import EVENT_DOWNLOAD, Downloads
 from .service_errors import ServiceError, error_message, error_status
 from .service_library import EVENT_SCAN, Library
@@ -71,6 +72,8 @@ class CivkitService:
                                 self._events)
         self._downloads = Downloads(self._current_client, self._current_index, host, self._current_config,
                                     self._events, self._versions, self._library, workers=workers)
+        self._care = LibraryCare(self._current_client, self._current_index, host, self._current_config,
+                                 self._library, self._versions)
 
     def __repr__(self) -> str:
         key = "set" if self._config.api_key else "not set"
@@ -327,3 +330,40 @@ class CivkitService:
 
     def resolve_model_path(self, path_or_name: str) -> str:
         return self._library.resolve_model_path(path_or_name)
+
+    # LibraryCare (service_care.py): move, rename, trash, card, trigger groups, links by hand.
+    def bundle_info(self, path_or_name) -> dict:
+        return self._care.bundle_info(path_or_name)
+
+    def move_file(self, path_or_name, folder) -> dict:
+        return self._care.move_file(path_or_name, folder)
+
+    def rename_file(self, path_or_name, new_name) -> dict:
+        return self._care.rename_file(path_or_name, new_name)
+
+    def delete_file(self, path_or_name) -> dict:
+        return self._care.delete_file(path_or_name)
+
+    def trash_items(self) -> list:
+        return self._care.trash_items()
+
+    def restore_trash(self, item_id) -> dict:
+        return self._care.restore_trash(item_id)
+
+    def empty_trash(self, ids=None, older_than_days=None) -> list:
+        return self._care.empty_trash(ids, older_than_days)
+
+    def model_card(self, path_or_name) -> dict:
+        return self._care.model_card(path_or_name)
+
+    def set_triggers(self, path_or_name, **choices) -> dict:
+        return self._care.set_triggers(path_or_name, **choices)
+
+    def preferred_weight(self, path_or_name):
+        return self._care.preferred_weight(path_or_name)
+
+    def link_file(self, path_or_name, ref) -> dict:
+        return self._care.link_file(path_or_name, ref)
+
+    def clear_link(self, path_or_name) -> dict:
+        return self._care.clear_link(path_or_name)

@@ -69,6 +69,9 @@ class AfterDownload:
             version_json=version.raw if isinstance(version.raw, dict) else None,
         )
         index.upsert(entry)
+        # the folder it went to becomes one of the CLI's default roots (civkit mv/rm/organize)
+        index.remember_roots(r for r in self.host.model_roots()
+                             if real.startswith(os.path.realpath(str(r)).rstrip(os.sep) + os.sep))
         return None
 
     def _hook_sidecars(self, path, version, file, result) -> Optional[str]:

@@ -98,7 +98,9 @@ def _words_from_index(path: str, index) -> Optional[list]:
         return None
     entry = index.get(path)
     if entry is not None and entry.status == "linked":
-        return list(entry.trained_words or [])
+        words = list(entry.trained_words or [])
+        chosen = getattr(entry, "trigger_groups", None)  # the groups the user switched on (civkit triggers --only)
+        return words if chosen is None else [w for i, w in enumerate(words) if i in chosen]
     return None
 
 
@@ -136,8 +138,8 @@ def trigger_words_for(path, index=None, client=None, *, limit: int = 10) -> list
     """The trigger words of a model file; [] when nothing is known."""
     real = os.path.realpath(path)
     words = _words_from_index(real, index)
-    if words:
-        return words
+    if words or (words is not None and index.get(real).trigger_groups is not None):
+        return words  # every group switched off is a choice, not a reason to guess
     from .library.sidecar_read import read_sidecar_facts
 
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from . import resolve
 
 CATEGORY = "civkit"
+DEFAULT_STRENGTH = 1.0  # a strength left here uses the file's preferred weight, when one is set
 
 REF_TOOLTIP = (
     "Optional Civitai reference: a model or version link, an AIR (urn:air:…), or model@version ids "
@@ -86,9 +87,9 @@ class CivkitLoraLoader:
                 "model": ("MODEL", {"tooltip": "The diffusion model the LoRA is applied to."}),
                 "clip": ("CLIP", {"tooltip": "The CLIP model the LoRA is applied to."}),
                 "lora_name": (_file_list("loras"), {"tooltip": "A LoRA file from your loras folders."}),
-                "strength_model": ("FLOAT", {"default": 1.0, "min": -100.0, "max": 100.0, "step": 0.01,
+                "strength_model": ("FLOAT", {"default": DEFAULT_STRENGTH, "min": -100.0, "max": 100.0, "step": 0.01,
                                              "tooltip": "How strongly to modify the diffusion model (0 = off)."}),
-                "strength_clip": ("FLOAT", {"default": 1.0, "min": -100.0, "max": 100.0, "step": 0.01,
+                "strength_clip": ("FLOAT", {"default": DEFAULT_STRENGTH, "min": -100.0, "max": 100.0, "step": 0.01,
                                             "tooltip": "How strongly to modify the CLIP model (0 = off)."}),
             },
             "optional": {
@@ -117,6 +118,12 @@ class CivkitLoraLoader:
             import nodes as comfy_nodes  # ComfyUI's core nodes.py (the pack is never on sys.path)
 
             self._core = comfy_nodes.LoraLoader()  # keeps the last LoRA cached, like the core node
+        # A strength left at its default follows the file's preferred weight (civkit triggers --weight).
+        if DEFAULT_STRENGTH in (strength_model, strength_clip):
+            preferred = runtime_preferred_weight(found.path)
+            if preferred is not None:
+                strength_model = preferred if strength_model == DEFAULT_STRENGTH else strength_model
+                strength_clip = preferred if strength_clip == DEFAULT_STRENGTH else strength_clip
         # The core loader passes MODEL and CLIP through untouched when both strengths are 0.
         model_out, clip_out = self._core.load_lora(model, clip, found.name, strength_model, strength_clip)
         result = (model_out, clip_out, _words_text(words))
@@ -166,6 +173,18 @@ class CivkitCheckpointLoader:
         result = tuple(comfy_nodes.CheckpointLoaderSimple().load_checkpoint(found.name))[:3]
         ui = resolve.ui_payload(found)
         return {"ui": ui, "result": result} if ui else result
+
+
+def runtime_preferred_weight(path: str):
+    """The file's preferred LoRA weight from the library index, or None."""
+    from . import runtime
+
+    svc = runtime.get_service()
+    try:
+        return svc.preferred_weight(path)
+    except Exception as exc:  # noqa: BLE001 - a convenience; the node's strength stays
+        resolve.log.info("no preferred weight for %s: %s", path, svc.error_message(exc))
+        return None
 
 
 def runtime_trigger_words(path: str) -> list:

@@ -24,6 +24,7 @@ try:  # ComfyUI ships aiohttp; elsewhere (Forge) this module is never used, but 
 except ImportError:  # pragma: no cover
     web = None
 
+from .routes_care import register_care_routes
 from .validate import (
     PATH_FIELDS,
     RequestRefused,
@@ -246,6 +247,8 @@ def register_routes(routes, service) -> ScanRunner:
             raise RequestRefused(f"No file {name!r} in the {key} folders.", 404)
         words = await _in_thread(svc.trigger_words, str(path))
         return web.json_response({"folder_key": key, "name": name, "trigger_words": list(words)})
+
+    register_care_routes(routes, handler)
 
     @routes.get("/civkit/settings")
     @handler

@@ -110,3 +110,45 @@ def download_request(service, body: dict) -> tuple[str, dict]:
     return ref.strip(), kwargs
 
 
+
+
+# Library care (issue 12): the browser names a file by folder key + the name ComfyUI lists it
+# under, never by a path; a move names a subfolder *inside* that key's folder.
+CARE_FIELDS = {
+    "rename": frozenset({"folder_key", "name", "new_name"}),
+    "move": frozenset({"folder_key", "name", "subfolder"}),
+    "delete": frozenset({"folder_key", "name"}),
+    "triggers": frozenset({"folder_key", "name", "groups", "all", "weight"}),
+    "restore": frozenset({"id"}),
+}
+
+
+def care_request(service, body: dict, action: str) -> dict:
+    """Check a library-care request: known fields only, a known folder key, a text name."""
+    allowed = CARE_FIELDS[action]
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise RequestRefused(f"Unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}.")
+    out = dict(body)
+    if "name" in allowed:
+        out["folder_key"] = check_folder_key(service, body.get("folder_key") or "loras")
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip() or "\x00" in name:
+            raise RequestRefused("name must be the file's name as ComfyUI lists it.")
+    for field in ("new_name", "subfolder", "id"):
+        if field in allowed and field in body and (not isinstance(body[field], str) or "\x00" in body[field]):
+            raise RequestRefused(f"{field} must be text.")
+    subfolder = body.get("subfolder")
+    if isinstance(subfolder, str):
+        parts = [p for p in subfolder.replace("\\", "/").split("/") if p not in ("", ".")]
+        if subfolder.startswith(("/", "\\")) or ".." in parts or ":" in subfolder:
+            raise RequestRefused("subfolder must be a folder inside the model folder (no '..', no absolute path).")
+        out["subfolder"] = "/".join(parts)
+    if "groups" in body and body["groups"] is not None:
+        groups = body["groups"]
+        if not isinstance(groups, list) or not all(isinstance(g, int) and not isinstance(g, bool) for g in groups):
+            raise RequestRefused("groups must be a list of group numbers (1, 2, ...).")
+    if "weight" in body and body["weight"] is not None and (
+            isinstance(body["weight"], bool) or not isinstance(body["weight"], (int, float, str))):
+        raise RequestRefused("weight must be a number, or null for the default.")
+    return out

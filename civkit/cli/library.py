@@ -38,6 +38,10 @@ def register(subparsers) -> None:
     p.add_argument("--no-sidecars", action="store_true", help="write no .civitai.info, .json or preview files")
     p.add_argument("--refresh", action="store_true",
                    help="ask Civitai again about every file, also those already linked or not found")
+    p.add_argument("--recheck", action="store_true",
+                   help="ask again about files Civitai did not know (otherwise only after 7 days)")
+    p.add_argument("--images", type=int, metavar="N", default=None,
+                   help="keep up to N example images per linked version in civkit's image cache (setting: example_images)")
     _json_option(p)
     p.set_defaults(func=cmd_scan)
 
@@ -48,6 +52,11 @@ def register(subparsers) -> None:
     )
     p.add_argument("file", metavar="FILE")
     p.add_argument("--offline", action="store_true", help="do not ask Civitai")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--only", metavar="N,M", help="use only these trained-words groups (numbers as --groups lists)")
+    group.add_argument("--all", action="store_true", help="use every group again")
+    p.add_argument("--weight", metavar="W", help="the preferred LoRA weight (0 or 'default' = the host's default)")
+    p.add_argument("--groups", action="store_true", help="list the groups, which are on, and the weight")
     _json_option(p)
     p.set_defaults(func=cmd_triggers)
 
@@ -152,9 +161,13 @@ def cmd_scan(args, ctx) -> int:
     lookup = not args.no_lookup
     client = ctx.client() if lookup else None
     with index:
-        report = _run_scan(dirs, index, client, ctx, lookup=lookup, refresh=args.refresh,
+        report = _run_scan(dirs, index, client, ctx, lookup=lookup, refresh=args.refresh, recheck=args.recheck,
                            write_sidecars=ctx.config.write_sidecars and not args.no_sidecars)
         entries = report.entries
+        images = ctx.config.example_images if args.images is None else args.images
+        if images < 0:
+            raise UsageError("--images takes a number of images, 0 or more")
+        kept = _keep_images(entries, client, ctx, images) if images and client is not None else 0
         if ctx.json:
             for e in entries:
                 print(json.dumps(_scan_record(e), ensure_ascii=False))
@@ -171,6 +184,8 @@ def cmd_scan(args, ctx) -> int:
             if lookup:
                 print(f"Civitai: {report.linked} linked, {report.not_found} not on Civitai "
                       f"({report.requests} requests)")
+            if kept:
+                print(f"{kept} example images kept in {ctx.config.home / 'images'}")
         for path, message in report.errors:
             print(f"civkit: {path}: {message}", file=sys.stderr)
         for result in report.conflicts:
@@ -181,12 +196,26 @@ def cmd_scan(args, ctx) -> int:
     return EXIT_FAILURE if report.errors or report.lookup_error else EXIT_OK
 
 
+def _keep_images(entries, client, ctx, limit: int) -> int:
+    from ..library.images import keep_version_images
+
+    done, kept = set(), 0
+    for e in entries:
+        if e.status == "linked" and e.version_id not in done and isinstance(e.version_json, dict):
+            done.add(e.version_id)
+            kept += len(keep_version_images(ctx.config.home, e.version_json, client.session, limit,
+                                            nsfw_allowed=ctx.config.nsfw_previews))
+    return kept
+
+
 def cmd_triggers(args, ctx) -> int:
     ctx.json = _wants_json(args, ctx)
     path = args.file
     if not os.path.isfile(path):
         what = "is a folder, not a model file" if os.path.isdir(path) else "does not exist"
         raise UsageError(f"{path} {what}")
+    if args.only is not None or args.all or args.weight is not None or args.groups:
+        return _trigger_choices(args, ctx, os.path.realpath(path))
     index = _open_index(ctx)
     client = None
     if not args.offline:  # few retries: offline, the header's words are better than a long wait
@@ -207,6 +236,41 @@ def cmd_triggers(args, ctx) -> int:
         print(", ".join(words))
     else:
         print(f"civkit: no trigger words known for {path} (not on Civitai, no training metadata)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _trigger_choices(args, ctx, path: str) -> int:
+    from ..library.prefs import PrefsError, groups_of, set_prefs
+
+    index = _open_index(ctx)
+    if index is None:
+        return EXIT_FAILURE
+    weight = args.weight
+    clear = weight is not None and weight.strip().lower() in ("default", "0", "none", "")
+    try:
+        with index:
+            if args.only is not None or args.all or weight is not None:
+                entry, result = set_prefs(index, path, groups=args.only, all_groups=args.all,
+                                          weight=None if clear else weight, clear_weight=clear,
+                                          write_json=ctx.config.write_sidecars)
+                if result is not None and result.status == "error":
+                    print(f"civkit: {result.message}", file=sys.stderr)
+            else:
+                entry = index.get(path)
+                if entry is None:
+                    raise UsageError(f"{path} is not in the library index yet; run `civkit scan` on its folder first.")
+    except PrefsError as exc:
+        raise UsageError(exc.message) from None
+    groups = groups_of(entry)
+    if ctx.json:
+        print(json.dumps({"path": path, "groups": groups, "preferred_weight": entry.preferred_weight},
+                         ensure_ascii=False))
+        return EXIT_OK
+    for g in groups:
+        print(f"[{'x' if g['on'] else ' '}] {g['index']}: {g['text']}")
+    if not groups:
+        print("no trained-words groups (the file is not linked to a Civitai version)")
+    print(f"preferred weight: {entry.preferred_weight if entry.preferred_weight is not None else 'the default'}")
     return EXIT_OK
 
 

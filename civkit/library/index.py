@@ -23,14 +23,18 @@ from typing import Optional
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("linked", "not_found", "unknown", "error")
-NOT_FOUND_RETRY_SECONDS = 24 * 3600  # by-hash misses are cached for 24 h (CIVITAI_API.md §12)
+# A file Civitai did not know is asked about again only after this long (issue 12: 7 days by
+# default; ``civkit scan --recheck`` asks at once). A file linked by hand is never asked again.
+NOT_FOUND_RETRY_SECONDS = 7 * 24 * 3600
+LINK_SOURCES = ("hash", "hand")
 
 _COLUMNS = (
     "path", "size", "mtime_ns", "inode", "sha256", "autov1", "autov2", "autov3", "crc32", "blake3",
     "status", "model_id", "version_id", "model_name", "version_name", "model_type", "base_model",
     "trained_words", "air", "checked_at", "error", "header", "version_json", "updated_at",
+    "link_source", "trigger_groups", "preferred_weight",
 )
 
 _SCHEMA = """
@@ -49,7 +53,14 @@ CREATE TABLE IF NOT EXISTS files (
     error TEXT,
     header TEXT,                   -- JSON summary of the safetensors header
     version_json TEXT,             -- the raw Civitai version object, for re-reading later
-    updated_at REAL
+    updated_at REAL,
+    link_source TEXT,              -- "hand" when linked with `civkit link`: later lookups leave it alone
+    trigger_groups TEXT,           -- JSON list of chosen trained-words indexes; NULL = all
+    preferred_weight REAL          -- the user's LoRA weight; NULL = the host's default
+);
+CREATE TABLE IF NOT EXISTS roots (
+    path TEXT PRIMARY KEY,         -- a model folder scanned or downloaded into (the CLI's default roots)
+    seen_at REAL
 );
 CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);
 CREATE INDEX IF NOT EXISTS files_version ON files(version_id);
@@ -88,13 +99,16 @@ class LibraryEntry:
     error: Optional[str] = None
     header: Optional[dict] = None
     version_json: Optional[dict] = None
+    link_source: Optional[str] = None       # "hand" (civkit link) | "hash" | None
+    trigger_groups: Optional[list] = None   # chosen indexes into trained_words; None = every group
+    preferred_weight: Optional[float] = None
 
     def matches_stat(self, st: os.stat_result) -> bool:
         return self.size == st.st_size and self.mtime_ns == st.st_mtime_ns and self.inode == st.st_ino
 
     def needs_lookup(self, now: Optional[float] = None, refresh: bool = False) -> bool:
         """Whether Civitai should be asked about this file (again)."""
-        if self.status == "error" or not self.sha256:
+        if self.status == "error" or not self.sha256 or self.link_source == "hand":
             return False
         if refresh or self.status == "unknown":
             return True
@@ -108,6 +122,8 @@ class LibraryEntry:
         self.model_name = self.version_name = self.model_type = self.base_model = self.air = None
         self.trained_words = []
         self.version_json = None
+        self.link_source = None
+        self.trigger_groups = None
 
     def to_json(self) -> dict:
         """JSON-safe dict without the bulky raw parts (header, version JSON)."""
@@ -129,6 +145,9 @@ def _row_values(entry: LibraryEntry, now: float) -> tuple:
         json.dumps(entry.header, ensure_ascii=False) if entry.header is not None else None,
         json.dumps(entry.version_json, ensure_ascii=False) if entry.version_json is not None else None,
         now,
+        entry.link_source if entry.link_source in LINK_SOURCES else None,
+        json.dumps([int(i) for i in entry.trigger_groups]) if entry.trigger_groups is not None else None,
+        float(entry.preferred_weight) if entry.preferred_weight is not None else None,
     )
 
 
@@ -197,6 +216,8 @@ def _entry_from_row(row: sqlite3.Row) -> LibraryEntry:
     data["trained_words"] = _loads(data.get("trained_words"), [])
     data["header"] = _loads(data.get("header"), None)
     data["version_json"] = _loads(data.get("version_json"), None)
+    groups = _loads(data.get("trigger_groups"), None)
+    data["trigger_groups"] = [i for i in groups if isinstance(i, int)] if isinstance(groups, list) else None
     return LibraryEntry(**data)
 
 
@@ -241,6 +262,10 @@ class LibraryIndex:
                 f"it was written by a newer civkit (schema {version}, this one knows {SCHEMA_VERSION})"
             )
         with self._conn:
+            if version == 1:  # schema 1 had no care columns: add them, keep every row
+                for column, kind in (("link_source", "TEXT"), ("trigger_groups", "TEXT"),
+                                     ("preferred_weight", "REAL")):
+                    self._conn.execute(f"ALTER TABLE files ADD COLUMN {column} {kind}")
             self._conn.executescript(_SCHEMA)
             self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -449,6 +474,41 @@ class LibraryIndex:
         else:
             gone = [p for p in known if not os.path.exists(p)]
         return self.delete(gone) if gone else 0
+
+    def move_entry(self, old_path, new_path, st: Optional[os.stat_result] = None) -> Optional[LibraryEntry]:
+        """Re-key the entry of a moved file (hashes, link and choices kept; nothing is re-hashed).
+
+        ``st``: the file's stat at its new place (a copy across file systems has a new inode);
+        returns the moved entry, or None if the old path was not indexed. An entry already at
+        ``new_path`` is replaced.
+        """
+        entry = self.get(old_path)
+        if entry is None:
+            return None
+        entry.path = str(new_path)
+        if st is not None:
+            entry.size, entry.mtime_ns, entry.inode = st.st_size, st.st_mtime_ns, st.st_ino
+        now = time.time()
+        marks = ",".join("?" * len(_COLUMNS))
+        with self._lock, self._conn:
+            self._conn.execute("DELETE FROM files WHERE path=?", (str(old_path),))
+            self._conn.execute(f"INSERT OR REPLACE INTO files ({','.join(_COLUMNS)}) VALUES ({marks})",
+                               _row_values(entry, now))
+        return entry
+
+    def remember_roots(self, roots: Iterable) -> None:
+        """Note model folders civkit scanned or downloaded into (the CLI's roots when none are given)."""
+        now = time.time()
+        rows = [(os.path.realpath(str(r)), now) for r in roots]
+        if rows:
+            with self._lock, self._conn:
+                self._conn.executemany("INSERT OR REPLACE INTO roots (path, seen_at) VALUES (?, ?)", rows)
+
+    def known_roots(self) -> list:
+        """The model folders remembered by ``remember_roots`` that still exist, nested ones dropped."""
+        with self._lock:
+            rows = [r[0] for r in self._conn.execute("SELECT path FROM roots ORDER BY path")]
+        return _root_list([r for r in rows if os.path.isdir(r)]) or []
 
     def close(self) -> None:
         with self._lock:

@@ -89,8 +89,13 @@ def _stat_key(st: os.stat_result) -> tuple:
 def scan(roots, index: LibraryIndex, client=None, *, lookup: bool = True, write_sidecars: bool = True,
          refresh: bool = False, progress: Optional[Callable[[ScanProgress], None]] = None,
          nsfw_previews: bool = False, forge: bool = False, previews: bool = True,
-         workers: Optional[int] = None) -> ScanReport:
-    """Index every model file under ``roots``; look new ones up on Civitai when ``lookup`` and a client."""
+         workers: Optional[int] = None, recheck: bool = False,
+         recheck_seconds: float = NOT_FOUND_RETRY_SECONDS) -> ScanReport:
+    """Index every model file under ``roots``; look new ones up on Civitai when ``lookup`` and a client.
+
+    Files Civitai did not know are asked about again once ``recheck_seconds`` have passed (at once
+    with ``recheck``); files linked by hand (``civkit link``) are never looked up again.
+    """
     started = time.monotonic()
     roots = [str(r) for r in roots]
     report = ScanReport(roots=roots, index=index)
@@ -103,8 +108,11 @@ def scan(roots, index: LibraryIndex, client=None, *, lookup: bool = True, write_
     report._paths = sorted(files)
     notify(ScanProgress("walk", len(files), len(files)))
 
+    index.remember_roots(walk.roots)
     known = index.stat_map()
     now = time.time()
+    if recheck:
+        recheck_seconds = 0
     to_read: list = []        # (path, stat) new or changed
     to_lookup: list = []      # unchanged paths whose Civitai answer should be (re)asked
     for path, st in files.items():
@@ -116,7 +124,7 @@ def scan(roots, index: LibraryIndex, client=None, *, lookup: bool = True, write_
             status, checked_at = k[3], k[4]
             if lookup and client is not None and (
                 refresh or status == "unknown"
-                or (status == "not_found" and (checked_at is None or now - checked_at >= NOT_FOUND_RETRY_SECONDS))
+                or (status == "not_found" and (checked_at is None or now - checked_at >= recheck_seconds))
             ):
                 to_lookup.append(path)
             report.unchanged += 1
@@ -143,8 +151,8 @@ def scan(roots, index: LibraryIndex, client=None, *, lookup: bool = True, write_
 
     report.touched = [p for p, _ in to_read] + to_lookup
     if lookup and client is not None:
-        candidates = [e for e in fresh if e.needs_lookup(now, refresh)]
-        candidates += index.entries_for(to_lookup)
+        candidates = [e for e in fresh if e.needs_lookup(now, refresh or (recheck and e.status == "not_found"))]
+        candidates += [e for e in index.entries_for(to_lookup) if e.link_source != "hand"]
         _lookup(candidates, client, report, notify, write_sidecars=write_sidecars,
                 nsfw_previews=nsfw_previews, forge=forge, previews=previews)
     report.seconds = time.monotonic() - started

@@ -15,6 +15,7 @@ from . import cards
 from .compat import event_kw, js_kw
 from .context import UiContext
 from .progress import BackgroundJob, describe_progress
+from .views_care import CareView
 
 LORA_TYPES = {"lora", "locon", "dora", "lycoris"}
 
@@ -132,6 +133,7 @@ class LibraryView:
         refresh_btn.click(self.show, inputs=[query], outputs=[table, picker, status])
         query.submit(self.show, inputs=[query], outputs=[table, picker, status])
         picker.change(self.pick, inputs=[picker], outputs=[words, text])
+        CareView(self.ctx, self).build(picker, query, table, status)
         self.refresh_target = (self.show, [query], [table, picker, status])
 
 

@@ -79,6 +79,22 @@ export class CivkitClient {
   scanStatus() {
     return this.request("/civkit/library/status");
   }
+  // Library care: files are named by folder key + ComfyUI name, never by path.
+  card(folderKey, name) {
+    return this.request("/civkit/library/card", { query: { folder_key: folderKey, name } });
+  }
+  bundle(folderKey, name) {
+    return this.request("/civkit/library/bundle", { query: { folder_key: folderKey, name } });
+  }
+  care(action, body) {
+    return this.request(`/civkit/library/${action}`, { method: "POST", body });
+  }
+  trash() {
+    return this.request("/civkit/trash");
+  }
+  restore(id) {
+    return this.request("/civkit/trash/restore", { method: "POST", body: { id } });
+  }
   settings() {
     return this.request("/civkit/settings");
   }

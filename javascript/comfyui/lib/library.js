@@ -1,6 +1,7 @@
 // The Library view: the local model files civkit knows, with link status, base model and trigger
 // words (click a word to copy it). Side-effect free.
 
+import { CareView } from "./care.js";
 import { clear, copyText, formatBytes, h } from "./dom.js";
 
 const STATUS = {
@@ -14,9 +15,13 @@ const PAGE = 200; // rows per request; "Show more" asks for the next page
 const FILTER_DELAY_MS = 250; // wait for a pause in typing before asking the server
 
 export class LibraryView {
-  constructor({ client, toast }) {
+  constructor({ client, toast, onFilesChanged }) {
     this.client = client;
     this.toast = toast;
+    this.care = new CareView({ client, toast, onChanged: () => {
+      this.markStale();
+      if (onFilesChanged) onFilesChanged();
+    } });
     this.entries = [];
     this.total = 0;
     this.seq = 0; // answers to older requests (an earlier filter) are dropped
@@ -166,6 +171,11 @@ export class LibraryView {
     const [cls, label] = STATUS[entry.status] || ["", entry.status || "unknown"];
     const words = entry.trained_words || [];
     const title = entry.model_name ? `${entry.model_name}${entry.version_name ? ` · ${entry.version_name}` : ""}` : null;
+    const careHolder = h("div", { class: "civkit-care-holder" });
+    const manage = entry.folder_key && entry.comfy_name
+      ? h("button", { class: "civkit-btn small civkit-manage", title: "Card, trigger words, rename, move, delete",
+        on: { click: () => this.care.open(entry, careHolder) } }, "Manage")
+      : null;
     return h("div", { class: "civkit-entry", dataset: { path: entry.comfy_name || entry.name } },
       h("div", { class: "civkit-name", title: entry.comfy_name || entry.name }, entry.comfy_name || entry.name),
       title ? h("div", { class: "civkit-meta" }, title) : null,
@@ -173,7 +183,7 @@ export class LibraryView {
         h("span", { class: `civkit-badge ${cls}` }, label),
         entry.base_model ? h("span", { class: "civkit-badge" }, entry.base_model) : null,
         entry.folder_key ? h("span", {}, entry.folder_key) : null,
-        entry.size ? h("span", {}, formatBytes(entry.size)) : null),
+        entry.size ? h("span", {}, formatBytes(entry.size)) : null, manage),
       words.length
         ? h("div", { class: "civkit-words", "aria-label": "Trigger words (click to copy)" },
           words.map((w) => h("button", { class: "civkit-word", title: "Click to copy", on: { click: () => this.copy(w) } }, w)),
@@ -182,7 +192,7 @@ export class LibraryView {
               on: { click: () => this.copy(words.join(", ")) } }, "copy all")
             : null)
         : null,
-      entry.error ? h("div", { class: "civkit-error" }, entry.error) : null);
+      entry.error ? h("div", { class: "civkit-error" }, entry.error) : null, careHolder);
   }
 
   async copy(word) {

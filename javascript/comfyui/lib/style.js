@@ -44,6 +44,15 @@ const CSS = `
 .civkit-btn.primary { background: var(--ck-accent); border-color: var(--ck-accent); color: #fff; }
 .civkit-btn.done { background: transparent; border-color: var(--ck-ok); color: var(--ck-ok); opacity: 1; }
 .civkit-btn.small { padding: 2px 8px; font-size: 12px; }
+.civkit-btn.danger { border-color: #f85149; color: #f85149; }
+.civkit-care { margin-top: 8px; padding: 8px; border-top: 1px solid var(--ck-border); display: flex;
+  flex-direction: column; gap: 6px; }
+.civkit-care-desc { font-size: 12px; color: var(--ck-muted); white-space: pre-wrap; }
+.civkit-care-images { display: flex; gap: 4px; overflow-x: auto; }
+.civkit-care-images img { height: 96px; border-radius: 4px; }
+.civkit-care-groups { display: flex; flex-direction: column; gap: 2px; font-size: 12px; }
+.civkit-care-weight { width: 80px; }
+.civkit-manage { margin-left: auto; }
 .civkit-note { color: var(--ck-muted); font-size: 12px; margin: 8px 0; }
 .civkit-empty { color: var(--ck-muted); text-align: center; padding: 24px 8px; }
 .civkit-results { display: flex; flex-direction: column; gap: 10px; margin-top: 10px; }

@@ -12,6 +12,31 @@ function showToast(t) {
   setTimeout(() => el.remove(), t.life || 3000);
 }
 
+// Like the real frontend: reload the node definitions from /api/object_info and refill the model
+// dropdowns (here one: the LoraLoader's lora_name, shown as #combo-lora_name). Only on pages whose
+// test serves /api/object_info and says so with window.__objectInfo = true.
+async function refreshCombos() {
+  if (window.__objectInfo !== true) return;
+  let defs;
+  try {
+    const response = await fetch("/api/object_info");
+    if (!response.ok) return;
+    defs = await response.json();
+  } catch (_) {
+    return;
+  }
+  const names = defs?.LoraLoader?.input?.required?.lora_name?.[0] || [];
+  let select = document.getElementById("combo-lora_name");
+  if (!select) {
+    select = document.createElement("select");
+    select.id = "combo-lora_name";
+    select.setAttribute("aria-label", "LoraLoader lora_name");
+    document.getElementById("canvas").append(select);
+  }
+  select.replaceChildren(...names.map((n) => Object.assign(document.createElement("option"), { value: n, textContent: n })));
+}
+window.__refreshCombos = refreshCombos;
+
 const nodes = new Map([[7, { id: 7, type: "CivkitLoraLoader", properties: {} }]]);
 
 export const app = {
@@ -34,6 +59,7 @@ export const app = {
     command: {
       async execute(id) {
         app.extensionManager.commands.push(id);
+        if (id === "Comfy.RefreshNodeDefinitions") await refreshCombos();
       },
     },
     registerSidebarTab(tab) {
