@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -55,6 +56,10 @@ def test_done_task_snapshot_is_json_safe():
                 "version_name", "trained_words", "error"):
         assert key in snap
     json.dumps(q.list())
+    # wait() returns when the task is done; subscribers are told right after, on the worker thread
+    deadline = time.monotonic() + 10
+    while not any(s["state"] == "done" for _, s in events) and time.monotonic() < deadline:
+        time.sleep(0.01)
     states = [s["state"] for name, s in events if name == "civkit.download"]
     assert states[0] == "queued" and states[-1] == "done" and "downloading" in states
     assert q.result(tid).sha256 == "AB" * 32
