@@ -8,7 +8,9 @@ For one ``ModelFile`` of a ``ModelVersion``:
 3. check free space; re-hash an existing ``.part`` prefix once (the only second read);
 4. resolve the 307 with the key (fresh signed URL on every attempt), fetch storage without the
    Civitai ``Authorization`` header with ``Range: bytes=<have>-``, append to ``.part`` and hash
-   while streaming; a dropped connection resumes, a 200 instead of 206 starts over, a 416 restarts;
+   while streaming; a dropped connection resumes, a 200 instead of 206 starts over, a 416 restarts.
+   A file of ``segments.MIN_SEGMENTED_SIZE`` or more comes over ``connections`` Range connections
+   instead (``segments``; falls back to the one-connection path when storage cannot serve pieces);
 5. verify SHA256 (BLAKE3 when Civitai lists no SHA256); a mismatch deletes the ``.part``;
 6. ``os.replace`` into place, then the post-download hooks (index, sidecars, preview), guarded so
    a failing hook never fails a verified download.

@@ -270,6 +270,15 @@ class _Server(ThreadingHTTPServer):
         with self._conns_lock:
             (self._conns.add if add else self._conns.discard)(conn)
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that hangs up mid-request (a cancelled or split download) is normal, not a traceback."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, TimeoutError)):
+            log.debug("client %s went away", client_address)
+            return
+        super().handle_error(request, client_address)
+
     def close_all(self) -> None:
         with self._conns_lock:
             conns = list(self._conns)
