@@ -7,7 +7,8 @@ reads it back from the page cache as it grows (no second pass over the disk at t
 worker splits the largest unfinished piece (work stealing), and a connection that sends nothing
 for ``STALL_SECONDS`` is cut and its rest fetched again, so one bad connection never sets the pace.
 A background thread flushes the ``.part`` and then records the ranges done in the state file
-(``segstate``), so a dropped connection or a killed process resumes per piece.
+(``segstate``), so a dropped connection or a killed process resumes per piece (both helper
+threads live in ``segthreads``).
 
 ``SegmentedTransfer.run`` returns ``None`` when the download must go on with one connection:
 storage ignored ``Range`` (200), answered 416, or the file's size changed.
@@ -26,6 +27,7 @@ from typing import Optional
 from ..config import DEFAULT_CONNECTIONS, MAX_CONNECTIONS
 from ..hashing import MultiHasher
 from ..sizes import human_size
+from . import segthreads
 from .errors import DownloadError, NotEnoughSpace, explain, raise_if_cancelled
 from .segstate import Ranges, drop_state, identity, load_state, save_state
 from .storage import StorageStream, TransferDropped
@@ -41,11 +43,8 @@ MIB = 1024 * 1024
 MIN_SEGMENTED_SIZE = 16 * MIB
 PIECE_MIN, PIECE_MAX = 4 * MIB, 32 * MIB
 READ = 1 * MIB
-HASH_READ = 4 * MIB
 STEAL_MIN = 2 * MIB  # never split a piece into halves smaller than this
 STALL_SECONDS = 15.0  # a connection that sends nothing this long is cut and its rest fetched again
-SYNC_STEP = 32 * MIB
-STATE_EVERY = 1.0
 
 
 class FallBack(Exception):
@@ -134,8 +133,8 @@ class SegmentedTransfer:
         self.url = self._resolve()
         threads = [threading.Thread(target=self._worker, args=(probe if i == 0 else None,),
                                     name=f"civkit-seg-{i}", daemon=True) for i in range(self.connections)]
-        hasher = threading.Thread(target=self._hash_loop, name="civkit-seg-hash", daemon=True)
-        flusher = threading.Thread(target=self._flush_loop, name="civkit-seg-sync", daemon=True)
+        hasher = threading.Thread(target=segthreads.hash_loop, args=(self,), name="civkit-seg-hash", daemon=True)
+        flusher = threading.Thread(target=segthreads.flush_loop, args=(self,), name="civkit-seg-sync", daemon=True)
         for t in (*threads, hasher, flusher):
             t.start()
         try:
@@ -185,7 +184,7 @@ class SegmentedTransfer:
             t.join(timeout=None if finished else 10)
         if not finished or self.fallback:
             try:
-                self._save(sync=True)  # what is done survives for the next run (or the fallback's prefix)
+                segthreads.save(self, sync=True)  # what is done survives for the next run (or the fallback's prefix)
             except OSError as exc:
                 log.warning("could not record the download state of %s: %s", self.part.name, exc)
 
@@ -270,13 +269,13 @@ class SegmentedTransfer:
                 except TransferDropped as exc:
                     self._dropped(piece, exc)
                 except FallBack as exc:
-                    self._finish_with(fallback=str(exc))
+                    self.finish_with(fallback=str(exc))
                 except BaseException as exc:
-                    self._finish_with(error=exc)
+                    self.finish_with(error=exc)
         finally:
             os.close(fd)
 
-    def _finish_with(self, *, error=None, fallback=None) -> None:
+    def finish_with(self, *, error=None, fallback=None) -> None:
         with self.cond:
             if self.stop:
                 return  # cut by the coordinator: not an error of its own
@@ -362,7 +361,7 @@ class SegmentedTransfer:
                 self.pending.appendleft((piece.pos, piece.end, fails))
             self.cond.notify_all()
         if fails > self.max_retries:
-            self._finish_with(error=DownloadError(
+            self.finish_with(error=DownloadError(
                 f"The connection to Civitai's storage kept dropping ({fails} tries for one piece; last: {exc}). "
                 f"The partial file is kept ({human_size(self.done.total())}); run the download again to resume."))
             return
@@ -389,61 +388,4 @@ class SegmentedTransfer:
                 try:
                     self.url = self._resolve()
                 except BaseException as exc:
-                    self._finish_with(error=exc)
-
-    # ------------------------------------------------------------------ hashing and flushing
-    def _hash_loop(self) -> None:
-        view = memoryview(bytearray(HASH_READ))
-        try:
-            while True:
-                with self.cond:
-                    while not self.stop and self.done.prefix() <= self.hashed:
-                        self.cond.wait(0.5)
-                    if self.stop and self.done.prefix() <= self.hashed:
-                        return
-                    upto = self.done.prefix()
-                while self.hashed < upto:
-                    n = os.preadv(self.fd, [view[: min(HASH_READ, upto - self.hashed)]], self.hashed)
-                    if n <= 0:
-                        raise DownloadError("The partial download shrank while it was read; run the download again.")
-                    self.hasher.update(view[:n])
-                    with self.cond:
-                        self.hashed += n
-                        self.cond.notify_all()
-                    if self.stop:
-                        return
-        except BaseException as exc:
-            self._finish_with(error=exc)
-
-    def _flush_loop(self) -> None:
-        """Flush written pages in the background, drop the hashed ones from the cache, record the state."""
-        synced, saved_at = 0, time.monotonic()
-        while True:
-            with self.cond:
-                self.cond.wait(0.25)
-                if self.stop:
-                    return
-                written, hashed = self.written, self.hashed
-            now = time.monotonic()
-            if written - synced < SYNC_STEP and not (written > synced and now - saved_at >= STATE_EVERY):
-                continue
-            try:
-                self._save(sync=True, drop_below=hashed, with_state=now - saved_at >= STATE_EVERY)
-            except OSError as exc:  # an optimisation and a resume aid: the final fsync still runs
-                log.debug("background flush failed: %s", exc)
-            synced = written
-            if now - saved_at >= STATE_EVERY:
-                saved_at = now
-
-    def _save(self, *, sync: bool, drop_below: int = 0, with_state: bool = True) -> None:
-        with self.cond:
-            done, size = self.done.copy(), self.size
-        if size is None:
-            return
-        if sync:
-            getattr(os, "fdatasync", os.fsync)(self.fd)  # the ranges recorded are on disk
-        advise = getattr(os, "posix_fadvise", None)
-        if drop_below and advise is not None:
-            advise(self.fd, 0, drop_below, os.POSIX_FADV_DONTNEED)
-        if with_state:
-            save_state(self.part, self.ident, done)
+                    self.finish_with(error=exc)
