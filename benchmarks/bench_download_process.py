@@ -79,13 +79,17 @@ class Emulator:
         self.proc.wait(10)
 
 
+LAST_CPU = [0.0]  # CPU seconds (user + system) of the last process _run waited for
+
+
 def _run(cmd, env=None) -> tuple[float, int]:
-    """(wall seconds, peak RSS bytes) of one process; fails loudly."""
+    """(wall seconds, peak RSS bytes) of one process (its CPU seconds in LAST_CPU); fails loudly."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     err = proc.stderr.read()
     _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{cmd[0]} failed: {err.decode(errors='replace')[-2000:]}")
     return wall, usage.ru_maxrss * 1024
@@ -169,7 +173,7 @@ def case_throttled(work: Path, size_mb: int, rounds: int, connections: int = 4) 
         ratios, fixed, peak = [], [], 0
         print(f"emulator: each connection limited to {PER_CONNECTION / 1e6:.0f} MB/s; {connections} connections "
               f"could take {ideal:.2f}s for {size_mb} MiB")
-        print(f"{'round':>5} {'civkit':>8} {'curl (1 conn)':>14} {'ratio':>6} {'fixed cost':>10}  civkit RSS")
+        print(f"{'round':>5} {'civkit':>8} {'curl (1 conn)':>14} {'ratio':>6} {'fixed cost':>10}  civkit RSS, CPU")
         for i in range(rounds):
             order = ["civkit", "curl"] if i % 2 == 0 else ["curl", "civkit"]
             times = {}
@@ -177,14 +181,14 @@ def case_throttled(work: Path, size_mb: int, rounds: int, connections: int = 4) 
                 _settle(dest, out)
                 if step == "civkit":
                     times[step], rss = _run(civkit_cmd(emu, dest, connections), _env(work / "home"))
-                    peak = max(peak, rss)
+                    peak, cpu = max(peak, rss), LAST_CPU[0]
                 else:
                     url = emu.storage_url()
                     times[step], _ = _run(["curl", "-s", "-o", str(out), url])
             ratios.append(times["curl"] / times["civkit"])
             fixed.append(times["civkit"] - ideal)
             print(f"{i + 1:>5} {times['civkit']:>7.2f}s {times['curl']:>13.2f}s {ratios[-1]:>5.2f}x "
-                  f"{fixed[-1]:>9.2f}s  {rss / 1e6:.0f} MB")
+                  f"{fixed[-1]:>9.2f}s  {rss / 1e6:.0f} MB, {cpu:.2f}s")
         _settle(dest, out)
     finally:
         emu.stop()
