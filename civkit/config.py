@@ -24,7 +24,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://civitai.com"
 CONFIG_FILE = "config.json"
-_SETTING_KEYS = ("api_base", "nsfw_previews", "write_sidecars", "subfolder_template", "example_images")
+_SETTING_KEYS = ("api_base", "nsfw_previews", "write_sidecars", "subfolder_template", "example_images",
+                 "connections")
+DEFAULT_CONNECTIONS = 4  # connections per large download (civkit/download/segments.py); 1 = one
+MAX_CONNECTIONS = 8
 
 
 def civkit_home(env: Mapping[str, str] = os.environ) -> Path:
@@ -84,13 +87,14 @@ class Config:
     write_sidecars: bool = True
     subfolder_template: str = ""
     example_images: int = 0                 # example images kept per linked version (scan --images)
+    connections: int = DEFAULT_CONNECTIONS
 
     def __repr__(self) -> str:  # the key is shown only as set / not set
         key = "***" if self.api_key else None
         return (
             f"Config(home={str(self.home)!r}, api_base={self.api_base!r}, api_key={key!r}, "
             f"nsfw_previews={self.nsfw_previews}, write_sidecars={self.write_sidecars}, "
-            f"subfolder_template={self.subfolder_template!r})"
+            f"subfolder_template={self.subfolder_template!r}, connections={self.connections})"
         )
 
     @property
@@ -137,6 +141,7 @@ def load_config(
         write_sidecars=bool(stored.get("write_sidecars", True)),
         subfolder_template=str(stored.get("subfolder_template", "") or ""),
         example_images=_whole(stored.get("example_images", 0)),
+        connections=_stored_connections(stored.get("connections", DEFAULT_CONNECTIONS)),
     )
 
 
@@ -145,6 +150,26 @@ def _whole(value) -> int:
         return max(0, int(value))
     except (TypeError, ValueError):
         return 0
+
+
+def check_connections(value) -> int:
+    """A connection count from a flag or a setting: a whole number 1..MAX_CONNECTIONS (ValueError)."""
+    try:
+        n = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise ValueError(f"connections must be a whole number from 1 to {MAX_CONNECTIONS}, not {value!r}") from None
+    if not 1 <= n <= MAX_CONNECTIONS:
+        raise ValueError(f"connections must be from 1 to {MAX_CONNECTIONS} (1 turns segmented downloads off), "
+                         f"not {n}")
+    return n
+
+
+def _stored_connections(value) -> int:
+    try:
+        return check_connections(value) if not isinstance(value, bool) else DEFAULT_CONNECTIONS
+    except ValueError as exc:
+        log.warning("ignoring the connections setting in civkit's config file: %s", exc)
+        return DEFAULT_CONNECTIONS
 
 
 def _write_private(path: Path, data: dict) -> None:
@@ -170,6 +195,8 @@ def save_settings(home: Path, **values) -> None:
         raise ValueError(f"unknown civkit settings: {sorted(unknown)}")
     if "api_base" in values and values["api_base"]:
         values["api_base"] = normalise_api_base(values["api_base"])
+    if "connections" in values:
+        values["connections"] = check_connections(values["connections"])
     home = Path(home)
     data = _read_file(home)
     data.update(values)

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
-from .config import Config, normalise_api_base, save_api_key, save_settings
+from .config import Config, check_connections, normalise_api_base, save_api_key, save_settings
 from .events import EventBus
 from .service_care import LibraryCare
 from .service_downloads import EVENT_DOWNLOAD, Downloads
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["CivkitService", "ServiceError", "error_message", "error_status", "EVENT_DOWNLOAD", "EVENT_SCAN"]
 
-SETTINGS = ("api_base", "nsfw_previews", "write_sidecars", "subfolder_template")
+SETTINGS = ("api_base", "nsfw_previews", "write_sidecars", "subfolder_template", "connections")
 _MAX_EMPTY_PAGES = 3  # strict SFW can empty a page; look a little further before giving up
 
 
@@ -128,6 +128,7 @@ class CivkitService:
             "nsfw_previews": cfg.nsfw_previews,
             "write_sidecars": cfg.write_sidecars,
             "subfolder_template": cfg.subfolder_template,
+            "connections": cfg.connections,
             "host": getattr(self.host, "name", None),
             "layout": getattr(self.host, "layout", None),
             "folders": self.folders(),
@@ -151,6 +152,11 @@ class CivkitService:
                     raise ServiceError(str(exc)) from None
             elif name == "subfolder_template":
                 clean[name] = str(value or "").strip()
+            elif name == "connections":
+                try:
+                    clean[name] = check_connections(value)
+                except ValueError as exc:
+                    raise ServiceError(str(exc)) from None
             else:
                 clean[name] = bool(value)
         if persist and clean:

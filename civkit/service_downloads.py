@@ -227,7 +227,8 @@ class Downloads:
         try:
             result = download_file(self._client(), version, file, dest, progress=progress, cancel=cancel,
                                    on_conflict=on_conflict, index=self._index(),
-                                   hooks=self.after.hooks_for(file), name=name)
+                                   hooks=self.after.hooks_for(file), name=name,
+                                   connections=self._config().connections)
             if request.companions:
                 control.update(path=str(result.path))
                 self.companions.download(request, version, file, result, control, cancel, on_conflict)

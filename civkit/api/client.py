@@ -408,10 +408,14 @@ class CivitaiClient:
                     return name
         return None
 
-    def open_storage(self, url: str, start: int = 0) -> requests.Response:
-        """Stream the signed storage URL WITHOUT the Civitai key (storage rejects extra credentials)."""
+    def open_storage(self, url: str, start: int = 0, end: Optional[int] = None) -> requests.Response:
+        """Stream the signed storage URL WITHOUT the Civitai key (storage rejects extra credentials).
+
+        ``end`` (inclusive) asks for ``bytes=start-end`` (one segment of a multi-connection download)."""
         headers = {"User-Agent": USER_AGENT, "Authorization": None}
-        if start:
+        if end is not None:
+            headers["Range"] = f"bytes={int(start)}-{int(end)}"
+        elif start:
             headers["Range"] = f"bytes={int(start)}-"
         shown = self._redact(url.split("?")[0])
         self._count()

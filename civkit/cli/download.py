@@ -8,11 +8,13 @@ download (JSON lines). Exit code 0 when every download ended done or skipped, 1 
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import threading
 from pathlib import Path
 
+from ..config import DEFAULT_CONNECTIONS, MAX_CONNECTIONS, check_connections
 from ..download import CONFLICT_MODES
 from ..folders import LAYOUTS
 from ..sizes import human_size
@@ -47,9 +49,19 @@ def register(subparsers) -> None:
                        help="also download the checkpoint's config yaml (WebUI: saved as <checkpoint>.yaml "
                             "beside it; ComfyUI: the configs folder)")
     p.add_argument("--no-sidecars", action="store_true", help="write no .civitai.info/.json sidecars or previews")
+    p.add_argument("--connections", type=_connections, metavar="N",
+                   help=f"connections per large download (default: the 'connections' setting, {DEFAULT_CONNECTIONS}; "
+                        f"1..{MAX_CONNECTIONS}, 1 = one connection). Small files always use one.")
     p.add_argument("--on-conflict", choices=CONFLICT_MODES, default="ask",
                    help="a different file with the same name exists: ask (fail and say so), skip, suffix, replace")
     p.set_defaults(func=handle)
+
+
+def _connections(text: str) -> int:
+    try:
+        return check_connections(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _host(args):
@@ -148,6 +160,8 @@ def handle(args, ctx) -> int:
         config = config.with_changes(write_sidecars=False)
     if args.to:
         config = config.with_changes(subfolder_template="")
+    if args.connections is not None:
+        config = config.with_changes(connections=args.connections)
     service = CivkitService(config, host, client=ctx.client(), workers=1)
     bars = _Bars(enabled=not ctx.json and sys.stderr.isatty())
     service.subscribe(bars)

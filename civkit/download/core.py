@@ -8,7 +8,9 @@ For one ``ModelFile`` of a ``ModelVersion``:
 3. check free space; re-hash an existing ``.part`` prefix once (the only second read);
 4. resolve the 307 with the key (fresh signed URL on every attempt), fetch storage without the
    Civitai ``Authorization`` header with ``Range: bytes=<have>-``, append to ``.part`` and hash
-   while streaming; a dropped connection resumes, a 200 instead of 206 starts over, a 416 restarts;
+   while streaming; a dropped connection resumes, a 200 instead of 206 starts over, a 416 restarts.
+   A file of ``segments.MIN_SEGMENTED_SIZE`` or more comes over ``connections`` Range connections
+   instead (``segments``; falls back to the one-connection path when storage cannot serve pieces);
 5. verify SHA256 (BLAKE3 when Civitai lists no SHA256); a mismatch deletes the ``.part``;
 6. ``os.replace`` into place, then the post-download hooks (index, sidecars, preview), guarded so
    a failing hook never fails a verified download.
@@ -28,6 +30,7 @@ from typing import Optional
 
 from ..hashing import has_blake3, hash_file
 from ..sizes import human_size
+from . import segments, segstate
 from .choice import check_safety
 from .errors import (
     DownloadError,
@@ -93,7 +96,8 @@ class _Download:
     the bytes themselves are moved by the ``Transfer`` it owns."""
 
     def __init__(self, client, version, file, dest_dir, progress, cancel, on_conflict, disk_usage,
-                 index, hooks, max_retries, retry_delay, lock_timeout, sleep, name=None):
+                 index, hooks, max_retries, retry_delay, lock_timeout, sleep, name=None,
+                 connections=segments.DEFAULT_CONNECTIONS):
         if on_conflict not in CONFLICT_MODES:
             raise ValueError(f"on_conflict must be one of {CONFLICT_MODES}, not {on_conflict!r}")
         self.client, self.version, self.file = client, version, file
@@ -109,6 +113,7 @@ class _Download:
         self.retry_delay = retry_delay
         self.lock_timeout = lock_timeout
         self.sleep = sleep
+        self.connections = connections
         self.hash_name, self.expected = _expected_hash(file)
         self.expected_size = file.size_bytes or None
         want = {"SHA256"} | ({"BLAKE3"} if self.hash_name == "BLAKE3" else set())
@@ -244,6 +249,29 @@ class _Download:
     def _transfer(self, target: Path) -> DownloadResult:
         part = target.with_name(target.name + ".part")
         fh = self._open_part(part)
+        try:
+            outcome = None
+            if segments.worth_it(self.connections, self.expected_size):
+                outcome = self._run_segmented(fh, part, target.name)
+            if outcome is None:
+                segstate.settle_for_single(part, fh)  # a segmented .part keeps only its contiguous prefix
+                outcome = self._run_single(fh, target.name)
+            total, got, problem, resumed_from = outcome
+        except BaseException:
+            fh.close()
+            self._drop_empty_part(part)
+            raise
+        fh.close()
+        if problem:
+            self._fail(problem, part, target.name)
+        os.replace(part, target)
+        result = self._result(target, got.sha256, total, skipped=False, resumed_from=resumed_from,
+                              message="downloaded and verified" if self.hash_name else "downloaded (Civitai lists no hash)")
+        self._run_hooks(target, result)
+        return result
+
+    def _run_single(self, fh, name: str):
+        """One connection (``Transfer``): (total, hashes, problem-or-None, resumed_from)."""
         transfer = Transfer(
             self.client, self.version, self.file, want=self.want, expected_size=self.expected_size,
             dest_dir=self.dest_dir, progress=self.progress, cancel=self.cancel, check_space=self._check_space,
@@ -256,34 +284,52 @@ class _Download:
             if have:
                 self.progress("verifying", 0, have)
                 transfer.rehash_prefix(fh, have)
-                log.info("resuming %s from %s", target.name, human_size(have))
+                log.info("resuming %s from %s", name, human_size(have))
             fh.seek(have)
             if size > have:
                 fh.truncate(have)
             resumed_from = have
-            total, got, problem = self._fetch_and_check(transfer, fh, have, target.name)
+            total, got, problem = self._fetch_and_check(transfer, fh, have, name)
             if problem and resumed_from:
                 # The kept .part was not a prefix of this file (another upload under the same name, or
                 # damaged on disk): start over once instead of failing.
                 log.warning("resumed download of %s did not verify (%s); downloading it again from the start",
-                            target.name, problem)
+                            name, problem)
                 transfer.restart(fh)
                 resumed_from = 0
-                total, got, problem = self._fetch_and_check(transfer, fh, 0, target.name)
-        except BaseException:
+                total, got, problem = self._fetch_and_check(transfer, fh, 0, name)
+        finally:
             transfer.close()
-            fh.close()
-            self._drop_empty_part(part)
-            raise
-        transfer.close()
-        fh.close()
-        if problem:
-            self._fail(problem, part, target.name)
-        os.replace(part, target)
-        result = self._result(target, got.sha256, total, skipped=False, resumed_from=resumed_from,
-                              message="downloaded and verified" if self.hash_name else "downloaded (Civitai lists no hash)")
-        self._run_hooks(target, result)
-        return result
+        return total, got, problem, resumed_from
+
+    def _run_segmented(self, fh, part: Path, name: str):
+        """Several connections (``segments``): like ``_run_single``, or None to go on with one."""
+        def attempt():
+            return segments.SegmentedTransfer(
+                self.client, self.version, self.file, part=part, want=self.want, expected_size=self.expected_size,
+                expected_sha256=self.expected if self.hash_name == "SHA256" else None,
+                connections=self.connections, progress=self.progress, cancel=self.cancel,
+                check_space=self._check_space, max_retries=self.max_retries, retry_delay=self.retry_delay,
+                sleep=self.sleep, dest_dir=self.dest_dir,
+            ).run(fh)
+
+        outcome = attempt()
+        if outcome is None:
+            return None
+        total, got, resumed_from = outcome
+        self.progress("verifying", total, total)
+        problem = self._problem(got, total)
+        if problem and resumed_from:
+            log.warning("resumed download of %s did not verify (%s); downloading it again from the start",
+                        name, problem)
+            fh.truncate(0)
+            outcome = attempt()
+            if outcome is None:
+                return None
+            total, got, resumed_from = outcome
+            self.progress("verifying", total, total)
+            problem = self._problem(got, total)
+        return total, got, problem, resumed_from
 
     @staticmethod
     def _drop_empty_part(part: Path) -> None:
@@ -353,6 +399,7 @@ def download_file(
     lock_timeout: Optional[float] = None,
     sleep: Callable[[float], None] = time.sleep,
     name: Optional[str] = None,
+    connections: int = segments.DEFAULT_CONNECTIONS,
 ) -> DownloadResult:
     """Download ``file`` of ``version`` into ``dest_dir``, verified, resumable and atomic.
 
@@ -361,9 +408,10 @@ def download_file(
     ``threading.Event``; once set the download stops with ``Cancelled`` and keeps its ``.part``.
     ``disk_usage`` is injectable (tests simulate a full disk). ``index`` (a LibraryIndex) saves
     re-hashing an existing file; ``hooks`` run after the move, each guarded. ``name`` saves the
-    file under that name (sanitised like Civitai's) instead of ``file.name``.
+    file under that name (sanitised like Civitai's) instead of ``file.name``. ``connections``: a file
+    of at least ``segments.MIN_SEGMENTED_SIZE`` is fetched over that many connections (1: one).
     Raises ``DownloadError`` (or a subclass) with a message for people.
     """
     job = _Download(client, version, file, dest_dir, progress, cancel, on_conflict, disk_usage, index, hooks,
-                    max_retries, retry_delay, lock_timeout, sleep, name=name)
+                    max_retries, retry_delay, lock_timeout, sleep, name=name, connections=connections)
     return job.run()

@@ -58,10 +58,11 @@ NETWORK_ERRORS = _network_errors()
 
 
 class StorageStream:
-    def __init__(self, client, url: str, start: int):
+    def __init__(self, client, url: str, start: int, end: Optional[int] = None):
         self.client = client
         self.url = url
         self.start = start
+        self.end = end  # inclusive; None: to the end of the file
         self.response: Optional[requests.Response] = None
         self.restart = False
         self.complete = False
@@ -72,7 +73,10 @@ class StorageStream:
 
     def __enter__(self) -> StorageStream:
         try:
-            self.response = self.client.open_storage(self.url, self.start)
+            if self.end is None:
+                self.response = self.client.open_storage(self.url, self.start)
+            else:
+                self.response = self.client.open_storage(self.url, self.start, self.end)
         except NETWORK_ERRORS as exc:
             raise TransferDropped(f"{type(exc).__name__}") from exc
         except Exception as exc:
@@ -116,7 +120,7 @@ class StorageStream:
                 raise TransferDropped(f"storage sent bytes from {first}, asked for {self.start}", restart=True)
             self.total = int(crange.group(3)) if crange.group(3) != "*" else None
         elif r.status_code == 200:
-            if self.start:
+            if self.start or self.end is not None:
                 self.restart = True
             self.total = length
         else:

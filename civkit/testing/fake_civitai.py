@@ -67,6 +67,11 @@ class FakeCivitai:
         self.faults = Faults()
         self.request_log: list[tuple[str, str, bool]] = []
         self.downloads_counted = 0
+        # storage bookkeeping: one dict per storage response {file_id, start, end (exclusive), status, sent}
+        self.storage_log: list[dict] = []
+        self.urls_issued = 0  # signed storage URLs handed out (each carries its serial number)
+        self.expired_below = 0  # URLs with a serial below this answer "Request has expired"
+        self._storage_bytes = 0
         self.secret = secrets.token_bytes(32)
         self._log_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -117,6 +122,9 @@ class FakeCivitai:
         self.downloads_counted = 0
         with self._log_lock:
             self.request_log.clear()
+            self.storage_log.clear()
+            self.expired_below = 0
+            self._storage_bytes = 0
 
     def set_baseline(self) -> None:
         """Keep the models added so far across ``reset()`` (e.g. a large file added by a module fixture)."""
@@ -125,6 +133,33 @@ class FakeCivitai:
     def count(self, prefix: str = "") -> int:
         with self._log_lock:
             return sum(1 for _m, path, _a in self.request_log if path.startswith(prefix))
+
+    def log_storage(self, file_id, start, end, status) -> dict:
+        """Record one storage response (``sent`` grows as its body goes out); returns the entry."""
+        entry = {"file_id": file_id, "start": start, "end": end, "status": status, "sent": 0}
+        with self._log_lock:
+            self.storage_log.append(entry)
+        return entry
+
+    def storage_ranges(self, file_id=None) -> list[tuple[int, int, int]]:
+        """(start, end exclusive, bytes sent) of every storage response with a body, in order."""
+        with self._log_lock:
+            return [(e["start"], e["end"], e["sent"]) for e in self.storage_log
+                    if e["start"] is not None and (file_id is None or e["file_id"] == file_id)]
+
+    def issue_url_serial(self) -> int:
+        with self._log_lock:
+            self.urls_issued += 1
+            return self.urls_issued
+
+    def storage_sent(self, nbytes: int) -> None:
+        """Count storage body bytes; past ``faults.expire_after_bytes`` every URL issued so far expires."""
+        limit = self.faults.expire_after_bytes
+        with self._log_lock:
+            self._storage_bytes += nbytes
+            if limit is not None and self._storage_bytes >= limit:
+                self.expired_below = self.urls_issued + 1
+                self.faults.expire_after_bytes = None
 
     def add_model(self, path, **kw) -> dict:
         """Publish a file on disk as a new model (see ``Catalog.add_file_model``)."""
@@ -235,6 +270,15 @@ class _Server(ThreadingHTTPServer):
         with self._conns_lock:
             (self._conns.add if add else self._conns.discard)(conn)
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that hangs up mid-request (a cancelled or split download) is normal, not a traceback."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, TimeoutError)):
+            log.debug("client %s went away", client_address)
+            return
+        super().handle_error(request, client_address)
+
     def close_all(self) -> None:
         with self._conns_lock:
             conns = list(self._conns)
@@ -296,11 +340,15 @@ def main(argv=None) -> int:
     parser.add_argument("--files-dir", default=None, help="where catalog files are generated (cached)")
     parser.add_argument("--extra-models", type=int, default=0, help="filler models for paging tests")
     parser.add_argument("--large-file", type=int, default=0, help="also publish a model with a file of N bytes")
+    parser.add_argument("--throttle-bps", type=int, default=0,
+                        help="limit every storage connection to N bytes per second (like a CDN's per-connection cap)")
     args = parser.parse_args(argv)
     fake = FakeCivitai(files_dir=args.files_dir, port=args.port, host=args.host, extra_models=args.extra_models)
+    fake.faults.throttle_bps = args.throttle_bps
     if args.large_file:
         model = fake.catalog.add_large_file_model(args.large_file)
-        print(f"large model: id {model['id']}, version {model['modelVersions'][0]['id']}")
+        print(f"large model: id {model['id']}, version {model['modelVersions'][0]['id']}, "
+              f"sha256 {model['modelVersions'][0]['files'][0]['hashes']['SHA256']}")
     with fake:
         print(f"Fake Civitai at {fake.base_url}")
         print(f"API key: {fake.api_key}")

@@ -23,6 +23,15 @@ class Faults:
     storage_ttl: float = 3600.0  # lifetime of signed storage URLs (negative: already expired)
     storage_error_count: int = 0  # next K storage requests answer storage_error_status (XML body, like B2/S3)
     storage_error_status: int = 503
+    throttle_bps: int = 0  # limit every storage connection (one response at a time) to this many bytes/s
+    drop_at_offset: int | None = None  # a storage response covering this file offset stops just before it
+    #                                    and closes (a dropped connection); uses drop_count like drop_after_bytes
+    corrupt_offset: int | None = None  # with corrupt_bytes: flip the byte at this offset instead of the middle
+    stall_at_offset: int | None = None  # a storage response covering this offset pauses before it ...
+    stall_seconds: float = 0.0  # ... this long (or until the client goes away) ...
+    stall_count: int = 0  # ... for the next K such responses
+    expire_after_bytes: int | None = None  # once storage has sent this many body bytes, every signed URL
+    #                                        handed out so far answers 403 "Request has expired"
 
     # --- API routes (/api/v1/* and /api/download/*) ---
     request_delay: float = 0.0  # seconds to sleep before answering any API request

@@ -38,8 +38,10 @@ def sign(secret: bytes, file_id: int, expires: int) -> str:
 def storage_url(fake, file_id: int, name: str) -> str:
     expires = int(time.time() + fake.faults.storage_ttl)
     disposition = quote(f'attachment; filename="{name}"', safe="")
+    serial = fake.issue_url_serial()
     return (f"{fake.base_url}/storage/{file_id}/{quote(name, safe='')}?X-Expires={expires}"
-            f"&X-Signature={sign(fake.secret, file_id, expires)}&response-content-disposition={disposition}")
+            f"&X-Signature={sign(fake.secret, file_id, expires)}&X-Serial={serial}"
+            f"&response-content-disposition={disposition}")
 
 
 def _early_access_active(version: dict) -> str | None:
@@ -182,7 +184,11 @@ def storage(req, raw_file_id: str, _name: str) -> Response:
     signature = req.one("X-Signature") or ""
     if not hmac.compare_digest(signature, sign(fake.secret, file_id, expires)):
         return text_response(403, "<Error><Code>SignatureDoesNotMatch</Code></Error>", "application/xml")
-    if expires < time.time():
+    try:
+        serial = int(req.one("X-Serial") or "0")
+    except ValueError:
+        serial = 0
+    if expires < time.time() or serial < fake.expired_below:
         return text_response(403, "<Error><Code>AccessDenied</Code><Message>Request has expired</Message>"
                                   "</Error>", "application/xml")
     path = fake.catalog.files.get(file_id)
@@ -194,4 +200,4 @@ def storage(req, raw_file_id: str, _name: str) -> Response:
             for v in m["modelVersions"]:
                 f = next((x for x in v.get("_archivedFiles", []) if x["id"] == file_id), f)
     name = (f or {}).get("overrideName") or (f or {}).get("name") or path.name
-    return storage_response(req, path, name)
+    return storage_response(req, path, name, file_id)

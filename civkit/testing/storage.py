@@ -36,8 +36,8 @@ def parse_range(header: str | None, size: int):
     return start, min(end, size - 1)
 
 
-def storage_response(req, path: Path, name: str) -> Response:
-    faults = req.fake.faults
+def storage_response(req, path: Path, name: str, file_id: int | None = None) -> Response:
+    fake, faults = req.fake, req.fake.faults
     size = path.stat().st_size
     rng = None if faults.ignore_range else parse_range(req.headers.get("range"), size)
     disposition = f'attachment; filename="{name}"'
@@ -45,6 +45,7 @@ def storage_response(req, path: Path, name: str) -> Response:
             ("Content-Disposition", disposition), ("ETag", f'"{int(path.stat().st_mtime_ns)}-{size}"'),
             ("Last-Modified", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(path.stat().st_mtime)))]
     if rng == "bad":
+        fake.log_storage(file_id, None, None, 416)
         return text_response(416, "", "application/xml", [("Content-Range", f"bytes */{size}"),
                                                           ("Accept-Ranges", "bytes")])
     if rng is None:
@@ -53,51 +54,119 @@ def storage_response(req, path: Path, name: str) -> Response:
         start, end = rng
         length, status = end - start + 1, 206
         base.append(("Content-Range", f"bytes {start}-{end}/{size}"))
-    drop_at = faults.drop_after_bytes if faults.drop_after_bytes is not None and faults.take("drop_count") else None
+    entry = fake.log_storage(file_id, start, start + length, status)
+    plan = _Plan(faults, start, length, size)
 
     def stream(handler) -> None:
-        _send_file(handler, path, start, length, size, drop_at, faults)
+        _send_file(handler, path, start, length, plan, fake, entry)
 
     return Response(status, b"", base, stream=stream, length=length)
 
 
-def _send_file(handler, path: Path, start: int, length: int, size: int, drop_at, faults) -> None:
+class _Plan:
+    """What the faults do to one response: where it drops, stalls, which byte it corrupts, its pace."""
+
+    def __init__(self, faults, start: int, length: int, size: int):
+        def covers(offset):
+            return offset is not None and start <= offset < start + length
+
+        self.drop_at = None  # bytes of this response sent before the connection drops
+        if faults.drop_after_bytes is not None and faults.take("drop_count"):
+            self.drop_at = faults.drop_after_bytes
+        elif covers(faults.drop_at_offset) and faults.take("drop_count"):
+            self.drop_at = faults.drop_at_offset - start
+        self.stall_at = faults.stall_at_offset - start if covers(faults.stall_at_offset) \
+            and faults.take("stall_count") else None
+        self.stall_seconds = faults.stall_seconds
+        self.corrupt_at = None
+        if faults.corrupt_bytes:
+            self.corrupt_at = faults.corrupt_offset if faults.corrupt_offset is not None else size // 2
+        self.throttle = max(0, int(faults.throttle_bps or 0))
+        self.chunk_delay = faults.chunk_delay
+        self.chunk_size = max(1, faults.chunk_size)
+        self.count_bytes = faults.expire_after_bytes is not None
+
+    @property
+    def slow(self) -> bool:
+        return (self.corrupt_at is not None or self.chunk_delay > 0 or self.throttle > 0
+                or self.stall_at is not None or self.count_bytes)
+
+
+def _send_file(handler, path: Path, start: int, length: int, plan: _Plan, fake, entry: dict) -> None:
     conn: socket.socket = handler.connection
-    corrupt_at = size // 2 if faults.corrupt_bytes else None
-    slow = faults.chunk_delay > 0
-    limit = length if drop_at is None else min(length, drop_at)
+    limit = length if plan.drop_at is None else min(length, plan.drop_at)
+    sent = 0
     try:
         with open(path, "rb") as fh:
-            if corrupt_at is None and not slow:
+            if not plan.slow:
                 if limit:
                     conn.sendfile(fh, start, limit)
+                sent = limit
             else:
-                _copy_chunks(conn, fh, start, limit, corrupt_at, faults)
-        if drop_at is not None and drop_at < length:
+                sent = _copy_chunks(conn, fh, start, limit, plan, fake, entry)
+        if plan.drop_at is not None and plan.drop_at < length:
             handler.close_connection = True
             conn.shutdown(socket.SHUT_RDWR)  # the client sees a short body: a dropped connection
     except (BrokenPipeError, ConnectionResetError, TimeoutError, OSError) as exc:
         log.debug("storage client went away: %s", exc)
         handler.close_connection = True
+    finally:
+        if not plan.slow:
+            entry["sent"] = sent
+            fake.storage_sent(sent)
 
 
-def _copy_chunks(conn, fh, start: int, limit: int, corrupt_at, faults) -> None:
+def _copy_chunks(conn, fh, start: int, limit: int, plan: _Plan, fake, entry: dict) -> int:
     fh.seek(start)
     pos, sent = start, 0
-    chunk = max(1, faults.chunk_size)
+    chunk = plan.chunk_size if not plan.throttle else min(plan.chunk_size, max(4096, plan.throttle // 50))
+    began = time.monotonic()
     while sent < limit:
-        data = fh.read(min(chunk, limit - sent))
+        if plan.stall_at is not None and sent == plan.stall_at:
+            _stall(conn, plan.stall_seconds)
+            plan.stall_at = None
+            began = time.monotonic() - (sent / plan.throttle if plan.throttle else 0)
+        step = min(chunk, limit - sent)
+        if plan.stall_at is not None and sent < plan.stall_at:
+            step = min(step, plan.stall_at - sent)
+        data = fh.read(step)
         if not data:
             break
-        if corrupt_at is not None and pos <= corrupt_at < pos + len(data):
+        if plan.corrupt_at is not None and pos <= plan.corrupt_at < pos + len(data):
             buf = bytearray(data)
-            buf[corrupt_at - pos] ^= 0xFF
+            buf[plan.corrupt_at - pos] ^= 0xFF
             data = bytes(buf)
         conn.sendall(data)
         pos += len(data)
         sent += len(data)
-        if faults.chunk_delay > 0:
-            time.sleep(faults.chunk_delay)
+        entry["sent"] = sent
+        fake.storage_sent(len(data))
+        if plan.chunk_delay > 0:
+            time.sleep(plan.chunk_delay)
+        if plan.throttle:
+            due = began + sent / plan.throttle
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+    return sent
+
+
+def _stall(conn, seconds: float) -> None:
+    """Send nothing for ``seconds``, but stop early once the client has gone away."""
+    import select
+
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        readable, _w, _x = select.select([conn], [], [], min(left, 0.1))
+        if readable:
+            try:
+                if not conn.recv(1, socket.MSG_PEEK):
+                    raise ConnectionResetError("client closed the connection during a stall")
+            except BlockingIOError:
+                pass
 
 
 def file_bytes_response(path: Path, content_type: str) -> Response:
