@@ -135,6 +135,9 @@ class DownloadQueue:
         self.max_workers = max_workers
         self._min_interval = 1.0 / events_per_second if events_per_second > 0 else 0.0
         self._lock = threading.RLock()
+        # Held while one event is snapshotted and delivered, so subscribers see a task's states in
+        # the order they happened ("queued" before the worker's "downloading"), whatever the threads.
+        self._delivering = threading.RLock()
         self._wakeup = threading.Condition(self._lock)
         self._tasks: dict = {}
         self._pending: deque = deque()
@@ -152,14 +155,16 @@ class DownloadQueue:
         runner = run_job or self._run_job
         if runner is None:
             raise TypeError("DownloadQueue.submit needs a run_job (here or in the constructor)")
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the download queue is shut down")
-            shown = ref if ref is not None else getattr(job, "ref", None) or str(job)
-            task = Task(f"dl-{next(self._ids)}", job, str(shown), runner)
-            self._tasks[task.id] = task
-            self._enqueue(task)
-        self._notify(task, force=True)
+        with self._delivering:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("the download queue is shut down")
+                shown = ref if ref is not None else getattr(job, "ref", None) or str(job)
+                task = Task(f"dl-{next(self._ids)}", job, str(shown), runner)
+                self._tasks[task.id] = task
+                self._enqueue(task)
+                queued = task.snapshot()  # before a worker can change it
+            self._notify(task, force=True, snapshot=queued)
         return task.id
 
     def list(self) -> list:
@@ -338,14 +343,18 @@ class DownloadQueue:
                     task.samples.popleft()
         self._notify(task, force=changed or message is not None)
 
-    def _notify(self, task: Task, force: bool = False) -> None:
-        with self._lock:
-            now = time.monotonic()
-            if not force and now - task.last_event < self._min_interval:
-                return
-            task.last_event = now
-            snapshot = task.snapshot()
-            subscribers = list(self._subscribers)
+    def _notify(self, task: Task, force: bool = False, snapshot: Optional[dict] = None) -> None:
+        with self._delivering:
+            with self._lock:
+                now = time.monotonic()
+                if not force and now - task.last_event < self._min_interval:
+                    return
+                task.last_event = now
+                snapshot = snapshot or task.snapshot()
+                subscribers = list(self._subscribers)
+            self._deliver(task, snapshot, subscribers)
+
+    def _deliver(self, task: Task, snapshot: dict, subscribers: list) -> None:
         if self._listener is not None:
             try:
                 self._listener(task)

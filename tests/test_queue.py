@@ -153,3 +153,26 @@ def test_shutdown_cancels_pending_and_refuses_new_work():
     assert q.get(pending)["state"] == "cancelled"
     with pytest.raises(RuntimeError, match="shut down"):
         q.submit("c")
+
+
+def test_subscribers_see_queued_before_the_workers_states_even_when_slow():
+    """A subscriber still busy with "queued" (on the submitting thread) must not be overtaken by the
+    worker's "resolving"/"downloading": a UI would show the task going back to "queued"."""
+    gate = Gate()
+    q = DownloadQueue(gate, max_workers=1)
+    seen = []
+
+    def slow_subscriber(name, snap):
+        if snap["state"] == "queued":
+            time.sleep(0.3)  # long enough for the worker to start the task meanwhile
+        seen.append(snap["state"])
+
+    q.subscribe(slow_subscriber)
+    tid = q.submit("a", ref="1@2")
+    gate.release.set()
+    assert q.wait(tid, timeout=10)["state"] == "done"
+    deadline = time.monotonic() + 10
+    while "done" not in seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert seen[0] == "queued" and seen[-1] == "done" and seen.count("queued") == 1
+    q.shutdown()
