@@ -44,7 +44,8 @@ def parse_parameters(text: str) -> Parameters:
     text = (text or "")[:MAX_PARAMETERS].strip()
     lines = text.split("\n")
     last = lines[-1] if lines else ""
-    found = _PARAM.findall(last)
+    last, json_values = _take_json_values(last)
+    found = _PARAM.findall(last) + json_values
     if len(found) < 3 and not re.match(r"^\s*Steps:", last):
         found = []
     else:
@@ -59,6 +60,29 @@ def parse_parameters(text: str) -> Parameters:
     for key, value in found:
         settings[key.strip()] = _unquote(value)
     return Parameters("\n".join(prompt).strip(), "\n".join(negative).strip(), settings)
+
+
+_JSON_START = re.compile(r"(?:^|,)\s*([\w ]+):\s*(?=[{\[])")
+
+
+def _take_json_values(line: str) -> tuple[str, list]:
+    """Extensions append unquoted JSON (``Hashes: {...}``, ``Civitai resources: [...]``), whose commas
+    the WebUI's pattern would split: take those values out first."""
+    values = []
+    decoder = json.JSONDecoder()
+    pos = 0
+    while True:
+        m = _JSON_START.search(line, pos)
+        if not m:
+            return line, values
+        try:
+            _, end = decoder.raw_decode(line, m.end())
+        except ValueError:
+            pos = m.end()
+            continue
+        values.append((m.group(1), line[m.end():end]))
+        line = line[:m.start()] + line[end:]
+        pos = m.start()
 
 
 def _pairs(text: str) -> list:
