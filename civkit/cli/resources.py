@@ -84,14 +84,13 @@ def _totals(items: list, downloaded: bool) -> None:
 
 
 def handle(args, ctx) -> int:
-    from ..resources import Resources, SourceError
+    from ..resources import SourceError
     from ..service import CivkitService
     from .download import _host
 
     host = _host(argparse_like(args))
     service = CivkitService(ctx.config, host, client=ctx.client(), workers=1)
-    api_host = ctx.config.api_base.split("://", 1)[-1].rstrip("/")
-    part = Resources(host, lambda: service.client, lambda: service.index, service, extra_hosts=(api_host,))
+    part = service.resources_part
     code = EXIT_OK
     try:
         if sum(1 for s in args.sources if s == "-") > 1:

@@ -44,12 +44,22 @@ class Resources:
     """What a workflow / image / image link / parameters block needs, and fetching it."""
 
     def __init__(self, host, get_client: Callable, get_index: Callable, downloads, *,
-                 extra_hosts: tuple = ()):
+                 get_config: Optional[Callable] = None, extra_hosts: tuple = ()):
         self.host = host
         self._get_client = get_client
         self._get_index = get_index
+        self._get_config = get_config
         self.downloads = downloads
-        self.extra_hosts = tuple(extra_hosts)
+        self._extra_hosts = tuple(extra_hosts)
+
+    @property
+    def extra_hosts(self) -> tuple:
+        """Image links are accepted from Civitai's sites and from the configured API base (emulator)."""
+        hosts = self._extra_hosts
+        if self._get_config is not None:
+            base = str(getattr(self._get_config(), "api_base", "") or "")
+            hosts += (base.split("://", 1)[-1].split("/", 1)[0],)
+        return hosts
 
     # ----------------------------------------------------------------- reading
     def local(self) -> LocalFiles:
@@ -103,6 +113,32 @@ class Resources:
         resolutions = self.resolve(result, accept_guesses=accept_guesses, local=local)
         return {"source": result.source, "kind": result.kind, "needs": [r.to_json() for r in resolutions],
                 "summary": summary(resolutions), "infotext": result.infotext, "notes": result.notes}
+
+    def start_items(self, items) -> list:
+        """Queue downloads for needs a UI sends back (``version_id``, ``file_id``, ``folder_key`` of
+        each ``missing`` row, or of the candidate the user chose). Returns ``[{"version_id", "task_id"}
+        | {"version_id", "error"}]``; a bad row fails alone."""
+        out = []
+        keys = self.host.folder_keys()
+        for item in list(items or ())[:200]:
+            if not isinstance(item, dict):
+                continue
+            try:
+                version_id = int(item.get("version_id"))
+                file_id = int(item["file_id"]) if item.get("file_id") not in (None, "") else None
+            except (TypeError, ValueError):
+                out.append({"version_id": item.get("version_id"), "error": "version_id and file_id must be numbers"})
+                continue
+            model_id = item.get("model_id")
+            ref = f"{int(model_id)}@{version_id}" if isinstance(model_id, int) and model_id > 0 else str(version_id)
+            folder_key = item.get("folder_key") if item.get("folder_key") in keys else None
+            try:
+                task = self.downloads.start_download(ref, file_id=file_id, folder_key=folder_key, on_conflict="ask")
+            except Exception as exc:  # ServiceError / RefError: this row fails, the others go on
+                out.append({"version_id": version_id, "error": getattr(exc, "message", None) or str(exc)})
+                continue
+            out.append({"version_id": version_id, "file_id": file_id, "task_id": task})
+        return out
 
     def choose(self, resolution: Resolution, version_id: int, file_id: Optional[int] = None) -> None:
         choose_candidate(resolution, self._get_client(), version_id, file_id)

@@ -205,7 +205,7 @@ class Resolver:
         self._pick_file(r, version, file_id=need.file_id)
 
     def _pick_file(self, r: Resolution, version, file_id=None, file=None) -> None:
-        from ..filechoice import choose_file
+        from ..download.choice import choose_file
 
         r.version = version
         if file is None and r.need.hashes:
