@@ -27,6 +27,7 @@ class Parameters:
     prompt: str = ""
     negative_prompt: str = ""
     settings: dict = field(default_factory=dict)
+    text: str = ""  # the infotext as written, when the source was one
 
 
 def _unquote(value: str) -> str:
@@ -59,7 +60,7 @@ def parse_parameters(text: str) -> Parameters:
     settings = {}
     for key, value in found:
         settings[key.strip()] = _unquote(value)
-    return Parameters("\n".join(prompt).strip(), "\n".join(negative).strip(), settings)
+    return Parameters("\n".join(prompt).strip(), "\n".join(negative).strip(), settings, text)
 
 
 _JSON_START = re.compile(r"(?:^|,)\s*([\w ]+):\s*(?=[{\[])")
@@ -251,6 +252,8 @@ def needs_from_meta(meta: dict, source: str, known_embeddings=None) -> tuple[lis
 
 def to_infotext(params: Parameters) -> str:
     """Back to the WebUI's infotext, for "Send to txt2img" (the host's own paste reads it)."""
+    if params.text:
+        return params.text
     lines = [params.prompt] if params.prompt else []
     if params.negative_prompt:
         lines.append(f"Negative prompt: {params.negative_prompt}")
@@ -262,7 +265,7 @@ def to_infotext(params: Parameters) -> str:
             continue
         key = rename.get(key, key)
         text = str(value)
-        if "," in text or "\n" in text or '"' in text:
+        if any(c in text for c in ',\n:"'):  # as the WebUI quotes (infotext_utils.quote)
             text = json.dumps(text)
         pairs.append(f"{key}: {text}")
     if pairs:
