@@ -169,6 +169,10 @@ class ResourcesView:
         gr.Markdown("Find every model an image or workflow was made with: checkpoint, LoRAs, VAE, embeddings. "
                     "What is on disk is ticked off; the rest is found on Civitai and downloaded, verified, "
                     "into the right folders.")
+        base = str(getattr(self.service.config, "api_base", "") or "")
+        if base and "civitai." not in base:  # the demo's emulator (or another site): show a link that works
+            gr.Markdown(f"Try an image of this site: `{base.rstrip('/')}/images/7901` (A1111 parameters) or "
+                        f"`{base.rstrip('/')}/images/7903` (a ComfyUI workflow).", elem_id="civkit_res_demo")
         with gr.Row():
             upload = gr.File(label="Image (PNG, JPEG, WebP) or ComfyUI workflow (.json)",
                              file_types=[".png", ".jpg", ".jpeg", ".webp", ".json"], elem_id="civkit_res_file")

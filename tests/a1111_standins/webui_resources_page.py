@@ -58,6 +58,7 @@ def main() -> int:
         host = A1111Host(cmd_opts=SimpleNamespace(), data_path=data, models_path=data / "models",
                          script_path=data, forge=False)
         service = CivkitService(load_config(env={}, home=workdir / "home", api_base=fake.base_url), host)
+        civkit_tab = build_ui(service, webui=True).blocks  # built outside, rendered into the tab (as A1111)
         scripts = WEBUI_JS + SWITCH_JS + "\n" + (REPO / "javascript" / "civkit.js").read_text(encoding="utf-8")
         head = f"<script>{scripts}</script>"
         blocks_kw = {"head": head} if 4 <= GRADIO_MAJOR < 6 else {}
@@ -75,7 +76,7 @@ def main() -> int:
                     infotext_utils.add_paste_fields("txt2img", None, [
                         (prompt, "Prompt"), (negative, "Negative prompt"), (steps, "Steps"), (seed, "Seed")])
                 with gr.Tab("Civitai", id="civkit", elem_id="tab_civkit"):
-                    build_ui(service, webui=True).blocks.render()
+                    civkit_tab.render()
             infotext_utils.connect_paste_params_buttons()  # as modules/ui.py does after every tab
             if GRADIO_MAJOR < 4:
                 demo.load(None, None, None, _js=f"() => {{ {scripts}\n return []; }}")
