@@ -86,9 +86,8 @@ def _totals(items: list, downloaded: bool) -> None:
 def handle(args, ctx) -> int:
     from ..resources import SourceError
     from ..service import CivkitService
-    from .download import _host
 
-    host = _host(argparse_like(args))
+    host = _host(args)
     service = CivkitService(ctx.config, host, client=ctx.client(), workers=1)
     part = service.resources_part
     code = EXIT_OK
@@ -133,7 +132,18 @@ def handle(args, ctx) -> int:
     return code
 
 
-def argparse_like(args):
-    """``download._host`` reads ``to``; resources never saves into one fixed folder."""
-    args.to = None
-    return args
+def _host(args):
+    from pathlib import Path
+
+    from ..hosts import StandaloneHost
+
+    if args.models_dir:
+        models = Path(args.models_dir).expanduser()
+    elif Path("models").is_dir():
+        models = Path("models")
+    else:
+        raise UsageError("No models folder: pass --models-dir DIR (your ComfyUI or WebUI models folder; "
+                         "./models does not exist here).")
+    if models.exists() and not models.is_dir():
+        raise UsageError(f"--models-dir {models} is not a folder.")
+    return StandaloneHost(models.resolve(), args.layout)
