@@ -14,7 +14,8 @@ Shape: the facade builds its parts, each a class with an explicit constructor, a
 public methods, so every UI calls ``service.<method>``: ``Library`` (``service_library.py``: scan,
 listing, updates, duplicates, trigger words), ``Downloads`` (``service_downloads.py``: the queue,
 with ``Placement``, ``AfterDownload`` and ``Companions``), ``VersionResolver`` (``versions.py``)
-and the ``EventBus`` (``events.py``). The parts get the client, index and config as functions,
+the ``EventBus`` (``events.py``) and ``Resources`` (``resources/part.py``: what a workflow or
+image needs, resolved, and its missing files queued). The parts get the client, index and config as functions,
 because a new API key or API base replaces the client while the parts live on.
 
 Safety: target folders come only from the host (``host.folder_for`` or a key of
@@ -32,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .config import Config, check_connections, normalise_api_base, save_api_key, save_settings
 from .events import EventBus
+from .resources.part import Resources
 from .service_care import LibraryCare
 from .service_downloads import EVENT_DOWNLOAD, Downloads
 from .service_errors import ServiceError, error_message, error_status
@@ -74,6 +76,8 @@ class CivkitService:
                                     self._events, self._versions, self._library, workers=workers)
         self._care = LibraryCare(self._current_client, self._current_index, host, self._current_config,
                                  self._library, self._versions)
+        self._resources = Resources(host, self._current_client, self._current_index, self._downloads,
+                                    get_config=self._current_config)
 
     def __repr__(self) -> str:
         key = "set" if self._config.api_key else "not set"
@@ -373,3 +377,24 @@ class CivkitService:
 
     def clear_link(self, path_or_name) -> dict:
         return self._care.clear_link(path_or_name)
+
+    # Resources (resources/part.py): what a workflow, image, image link or parameters block needs.
+    @property
+    def resources_part(self) -> Resources:
+        """The part itself, for faces that hold resolutions between steps (the CLI)."""
+        return self._resources
+
+    def resources(self, *, workflow=None, prompt=None, url: Optional[str] = None, text: Optional[str] = None,
+                  data: Optional[bytes] = None, label: Optional[str] = None, accept_guesses: bool = False) -> dict:
+        """Read one source and resolve its needs: ``{source, kind, needs: [...], summary, infotext, notes}``.
+        Exactly one of workflow/prompt (a ComfyUI graph), url (a Civitai image link), text (a parameters
+        block or workflow JSON) or data (image bytes). Network and disk work: call from a worker."""
+        source = {k: v for k, v in (("workflow", workflow), ("prompt", prompt), ("url", url), ("text", text),
+                                    ("data", data)) if v is not None}
+        if label:
+            source["label"] = label
+        return self._resources.analyse(accept_guesses=accept_guesses, **source)
+
+    def download_resources(self, items) -> list:
+        """Queue the files of resolved needs (rows of ``resources()``: version_id, file_id, folder_key)."""
+        return self._resources.start_items(items)

@@ -167,6 +167,10 @@ def register_routes(routes, service) -> ScanRunner:
 
         return wrapped
 
+    from . import resources_route
+
+    resources_route.register(routes, handler, _in_thread, _json_body)
+
     @routes.get("/civkit/search")
     @handler
     async def search(request, svc):

@@ -20,7 +20,7 @@ from .. import __version__
 from ..config import Config, load_config, redact
 
 # Command modules, in the order their commands appear in --help.
-COMMAND_MODULES = ("search", "files", "library", "care", "download", "ui")
+COMMAND_MODULES = ("search", "files", "library", "care", "download", "resources", "ui")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -148,6 +148,31 @@ class A1111Host(HostAdapter):
             log.debug("could not refresh the WebUI checkpoint list", exc_info=True)
 
 
+    # ------------------------------------------------------------------ the WebUI's own paste
+    @staticmethod
+    def paste_module():
+        """``modules.infotext_utils`` (1.7+) or ``generation_parameters_copypaste`` (older), or None."""
+        for name in ("modules.infotext_utils", "modules.generation_parameters_copypaste"):
+            try:
+                module = importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - not this WebUI's version
+                continue
+            if hasattr(module, "register_paste_params_button") and hasattr(module, "ParamBinding"):
+                return module
+        return None
+
+    def register_paste_button(self, button, text_component, tabname: str = "txt2img") -> bool:
+        """Make ``button`` paste the infotext in ``text_component`` into ``tabname`` the way PNG Info's
+        "Send to txt2img" does (the WebUI binds registered buttons after every tab is built)."""
+        module = self.paste_module()
+        if module is None:
+            return False
+        module.register_paste_params_button(module.ParamBinding(
+            paste_button=button, tabname=tabname, source_text_component=text_component,
+            source_image_component=None))
+        return True
+
+
 # ---------------------------------------------------------------------------- WebUI settings
 
 # (option key, civkit setting, default, label). The API key is deliberately NOT here: WebUI

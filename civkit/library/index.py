@@ -337,6 +337,19 @@ class LibraryIndex:
             ).fetchall()
         return [_entry_from_row(r) for r in rows]
 
+    def by_hash(self, value) -> list:
+        """Entries with ``value`` as one of their hashes (any kind), or as the start of their SHA256
+        (A1111's short hashes: 10 or 12 hex). Used to find what an image or workflow names."""
+        value = str(value or "").strip().upper()
+        if not value or len(value) < 8:
+            return []
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM files WHERE sha256=? OR autov1=? OR autov2=? OR autov3=? OR blake3=? OR crc32=?"
+                " OR (length(?) >= 10 AND substr(sha256, 1, length(?)) = ?) ORDER BY path",
+                (value,) * 6 + (value, value, value)).fetchall()
+        return [_entry_from_row(r) for r in rows]
+
     def list_rows(self, root=None, *, query: Optional[str] = None, status: Optional[str] = None,
                   offset: int = 0, limit: Optional[int] = None) -> tuple:
         """``(rows, total)``: the light listing the Library views need, sorted by path.

@@ -34,6 +34,7 @@ Demo catalog (model id / version ids [file ids]; ids are stable, tests may refer
   123 Midnight Boudoir     LORA Pony, nsfw, nsfwLevel 28 (no PG bit: hidden from /models without nsfw=true)
   124 Spicy Anime Mix      Checkpoint Illustrious, nsfwLevel 31, images 1/4/8. Hidden by the test user.
   125 Pending Review LoRA  LORA, nsfwLevel 0: /model-versions/1250 is 404, by-hash finds it [12500]
+Images 7901..7904: generation metadata naming catalog models, see ``demo_images.py``.
 Creators: inkbrush, pixelfox, aquarelle, forgemaster, nightowl, toolsmith. Test key user: "tester".
 Filler models (``extra_models=N``): ids 200001.., versions 300001.., files 400001.. (one shared file).
 ``add_file_model``/``add_large_file_model`` allocate ids from 500001 (model), 600001 (version), 700001 (file).
@@ -227,6 +228,9 @@ def build_demo_catalog(files_dir, extra_models: int = 0) -> Catalog:
     for spec in D.MODELS:
         model, files = _build_model(catalog, spec)
         catalog.add_model(model, files)
+    from .demo_images import add_demo_images
+
+    add_demo_images(catalog)  # images whose metadata names catalog models (ids 7901..7904)
     catalog._next["image"] = 800001
     if extra_models:
         catalog.add_filler_models(extra_models)

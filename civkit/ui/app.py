@@ -17,6 +17,7 @@ from .compat import blocks_kw, enable_queue, event_kw, js_kw, launch_kw
 from .context import UiContext
 from .views_downloads import DownloadsView
 from .views_library import LibraryView
+from .views_resources import ResourcesView
 from .views_search import SearchView
 from .views_settings import SettingsView
 
@@ -57,6 +58,7 @@ class CivkitUI:
         self.downloads = DownloadsView(self.ctx)
         self.library = LibraryView(self.ctx)
         self.settings = SettingsView(self.ctx)
+        self.resources = ResourcesView(self.ctx)
         self.blocks: Optional[gr.Blocks] = None
 
     def build(self, *, css: Optional[str] = None) -> gr.Blocks:
@@ -67,6 +69,8 @@ class CivkitUI:
                 with gr.Tabs(elem_id="civkit_tabs"):
                     with gr.Tab("Search", id="civkit_search", elem_id="civkit_tab_search"):
                         self.search.build()
+                    with gr.Tab("From an image", id="civkit_resources_tab", elem_id="civkit_tab_resources"):
+                        self.resources.build()
                     with gr.Tab("Downloads", id="civkit_downloads_tab", elem_id="civkit_tab_downloads") as dl_tab:
                         fn, inputs, outputs = self.downloads.build()
                     with gr.Tab("Library", id="civkit_library_tab", elem_id="civkit_tab_library") as lib_tab:

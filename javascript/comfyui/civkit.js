@@ -8,6 +8,7 @@
 import { api } from "../../scripts/api.js";
 import { app } from "../../scripts/app.js";
 import { CivkitPanel } from "./lib/panel.js";
+import { checkLoadedWorkflow } from "./lib/resources.js";
 import { recordModels } from "./lib/workflow.js";
 
 const SEVERITY = { success: "success", info: "info", warn: "warn", error: "error" };
@@ -36,10 +37,16 @@ function refreshNodeDefinitions() {
   }, 300);
 }
 
+let panel = null;
+
 app.registerExtension({
   name: "civkit.sidebar",
+  // A workflow was loaded: tell the user when models it needs are not on disk.
+  async afterConfigureGraph() {
+    if (panel) await checkLoadedWorkflow(panel.client, app, toast);
+  },
   async setup() {
-    const panel = new CivkitPanel({ api, toast });
+    panel = new CivkitPanel({ api, toast, app });
     app.extensionManager.registerSidebarTab({
       id: "civkit",
       icon: "pi pi-cloud-download",

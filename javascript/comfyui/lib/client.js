@@ -110,4 +110,22 @@ export class CivkitClient {
   clearKey() {
     return this.request("/civkit/api-key", { method: "DELETE" });
   }
+  // What a source needs: body = {workflow} | {prompt} | {url} | {text}
+  resources(body) {
+    return this.request("/civkit/resources", { method: "POST", body });
+  }
+  // An image file (PNG/JPEG/WebP) as a multipart upload; the browser sets the boundary.
+  async resourcesUpload(file) {
+    const form = new FormData();
+    form.append("image", file, file.name);
+    let response;
+    try {
+      response = await this.api.fetchApi("/civkit/resources", { method: "POST", body: form });
+    } catch (_) {
+      throw new CivkitError("ComfyUI did not answer. Is it still running?");
+    }
+    const data = await response.json().catch(() => null);
+    if (!response.ok) throw new CivkitError(data?.error || `civkit request failed (HTTP ${response.status}).`, response.status);
+    return data;
+  }
 }

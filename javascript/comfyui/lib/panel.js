@@ -5,13 +5,15 @@ import { CivkitClient } from "./client.js";
 import { ACTIVE_STATES, DownloadTracker, taskProgress } from "./downloads.js";
 import { clear, formatBytes, h } from "./dom.js";
 import { LibraryView } from "./library.js";
+import { ResourcesView } from "./resources.js";
 import { SearchView } from "./search.js";
 import { SettingsView } from "./settings.js";
 import { ensureStyle } from "./style.js";
 
 export class CivkitPanel {
   // api: ComfyUI's api object (fetchApi); toast(severity, summary, detail)
-  constructor({ api, toast }) {
+  constructor({ api, toast, app }) {
+    this.app = app;
     this.client = new CivkitClient(api);
     this.toast = toast || (() => {});
     this.tracker = new DownloadTracker(this.client);
@@ -23,10 +25,12 @@ export class CivkitPanel {
     this.library = new LibraryView(deps);
     this.search = new SearchView({ ...deps, onLibraryChanged: () => this.library.markStale() });
     this.settings = new SettingsView(deps);
-    this.views = { search: this.search, library: this.library, settings: this.settings };
+    this.workflow = new ResourcesView({ ...deps, app: this.app });
+    this.views = { search: this.search, workflow: this.workflow, library: this.library, settings: this.settings };
     this.tabs = {};
     const tabBar = h("div", { class: "civkit-tabs", role: "tablist" });
-    for (const [id, label] of [["search", "Search"], ["library", "Library"], ["settings", "Settings"]]) {
+    for (const [id, label] of [["search", "Search"], ["workflow", "This workflow"], ["library", "Library"],
+      ["settings", "Settings"]]) {
       this.tabs[id] = h("button", { class: "civkit-tab", role: "tab", dataset: { tab: id }, on: { click: () => this.show(id) } }, label);
       tabBar.append(this.tabs[id]);
     }
@@ -79,6 +83,13 @@ export class CivkitPanel {
   onDownload(task) {
     this.tracker.update(task, true);
     if (!ACTIVE_STATES.has(task.state)) this.library?.markStale();
+  }
+
+  // Open the "This workflow" view (from the toast a loaded workflow with missing models shows).
+  showWorkflow() {
+    if (!this.root) this.build();
+    this.show("workflow");
+    return this.workflow.checkGraph();
   }
 
   onScan(data) {

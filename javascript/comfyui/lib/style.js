@@ -100,6 +100,11 @@ a.civkit-name:hover { text-decoration: underline; }
 .civkit-downloads:empty { display: none; }
 .civkit-dl { display: grid; grid-template-columns: 1fr auto; gap: 6px; align-items: center; }
 .civkit-error { color: var(--ck-bad); font-size: 12px; overflow-wrap: anywhere; }
+.civkit-drop { border: 1px dashed var(--ck-border); border-radius: 8px; padding: 14px 8px; margin: 8px 0;
+  text-align: center; color: var(--ck-muted); cursor: pointer; font-size: 12px; }
+.civkit-drop.over, .civkit-drop:hover { border-color: var(--ck-accent); color: var(--ck-fg); }
+.civkit-need .civkit-note { margin: 4px 0 0; overflow-wrap: anywhere; }
+.civkit-need select { flex: 1; min-width: 0; }
 `;
 
 export function ensureStyle(doc = document) {
