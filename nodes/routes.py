@@ -28,6 +28,7 @@ from .routes_care import register_care_routes
 from .validate import (
     PATH_FIELDS,
     RequestRefused,
+    check_browser_request,
     check_folder_key,
     check_ref_source,
     download_request,
@@ -91,6 +92,15 @@ async def _json_body(request: web.Request) -> dict:
     if not isinstance(body, dict):
         raise RequestRefused("The request body must be a JSON object.")
     return body
+
+
+def _local_host(request):
+    """The address the connection arrived on (None when the transport does not say)."""
+    transport = request.transport
+    sockname = transport.get_extra_info("sockname") if transport is not None else None
+    if isinstance(sockname, (tuple, list)) and sockname:
+        return sockname[0]
+    return None
 
 
 def _flag(value) -> bool:
@@ -158,6 +168,8 @@ def register_routes(routes, service) -> ScanRunner:
         async def wrapped(request):
             svc = None
             try:
+                # before anything is read or built: a hostile page's request gets nowhere (item 9)
+                check_browser_request(request.method, request.headers, request.content_type, _local_host(request))
                 svc = get_service()
                 return await func(request, svc)
             except web.HTTPException:
