@@ -31,6 +31,7 @@ from .validate import (
     check_browser_request,
     check_folder_key,
     check_ref_source,
+    clean_ref,
     download_request,
     int_or_none,
 )
@@ -196,9 +197,10 @@ def register_routes(routes, service) -> ScanRunner:
     @routes.get("/civkit/model")
     @handler
     async def model_details(request, svc):
-        ref = request.query.get("ref", "")
+        ref, notice = clean_ref(request.query.get("ref", ""))
         check_ref_source(ref, svc.config.api_base)
-        return web.json_response(await _in_thread(svc.model_details, ref.strip()))
+        details = await _in_thread(svc.model_details, ref.strip())
+        return web.json_response({**details, "notice": notice} if notice else details)
 
     @routes.get("/civkit/downloads")
     @handler
@@ -208,9 +210,11 @@ def register_routes(routes, service) -> ScanRunner:
     @routes.post("/civkit/downloads")
     @handler
     async def start_download(request, svc):
-        ref, kwargs = download_request(svc, await _json_body(request))
+        body = await _json_body(request)
+        notice = clean_ref(body["ref"])[1] if isinstance(body.get("ref"), str) else None
+        ref, kwargs = download_request(svc, body)
         task_id = await _in_thread(svc.start_download, ref, **kwargs)
-        return web.json_response({"id": task_id}, status=202)
+        return web.json_response({"id": task_id, **({"notice": notice} if notice else {})}, status=202)
 
     @routes.post("/civkit/downloads/{task_id}/cancel")
     @handler

@@ -135,6 +135,14 @@ def check_ref_source(ref: str, api_base: str) -> None:
         )
 
 
+def clean_ref(ref: str) -> tuple:
+    """``(ref without a token, notice for the user or None)``: a token is never queued or shown."""
+    from ..civkit.refs import TOKEN_REMOVED, clean_ref_text
+
+    cleaned, removed = clean_ref_text(ref)
+    return cleaned, (TOKEN_REMOVED if removed else None)
+
+
 def check_folder_key(service, key) -> str | None:
     if key in (None, ""):
         return None
@@ -167,6 +175,7 @@ def download_request(service, body: dict) -> tuple[str, dict]:
             raise RequestRefused("Say what to download: ref, or model_id and version_id.")
     if not isinstance(ref, str):
         raise RequestRefused("ref must be text: a Civitai URL, an AIR, or model@version ids.")
+    ref = clean_ref(ref)[0]
     check_ref_source(ref, service.config.api_base)
     kwargs = {"file_id": int_or_none(body.get("file_id"), "file_id"),
               "folder_key": check_folder_key(service, body.get("folder_key"))}

@@ -6,6 +6,7 @@ from typing import Optional
 
 import gradio as gr
 
+from ..refs import TOKEN_REMOVED, clean_ref_text
 from ..summaries import hidden_note
 from . import cards
 from .compat import event_kw
@@ -127,7 +128,10 @@ class SearchView:
     def open_ref(self, ref):
         """The Open button (also what a click on a result card presses): the details, and the
         result picker emptied, so picking the result it showed before opens that one again."""
+        ref, had_token = clean_ref_text(ref or "")  # never kept in the page or a task (issue 13 item 12)
         out = self.open_details(None, ref)
+        if had_token and out[4] == "":
+            out = (*out[:4], TOKEN_REMOVED, *out[5:])
         return (*out, gr.update() if not isinstance(out[4], str) else gr.update(value=None))
 
     def open_model(self, picked, ref=None):
