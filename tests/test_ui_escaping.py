@@ -158,3 +158,26 @@ def test_a_hostile_model_name_renders_as_text_and_fires_no_pixel(fake_civitai, t
         pixel.shutdown()
     assert _Pixel.hits == []
 
+
+
+class _CareService(_Failing):
+    def bundle_info(self, path):
+        name = HOSTILE.format(port=1)
+        return {"name": name, "sidecars": [name + ".json"]}
+
+    def rename_file(self, path, new_name):
+        raise RuntimeError(HOSTILE.format(port=1))
+
+
+def test_library_care_lines_are_escaped():
+    """The care view (rename, move, delete, restore) shows file names and messages as text too."""
+    from types import SimpleNamespace
+
+    from civkit.ui.context import UiContext
+    from civkit.ui.views_care import CareView
+
+    library = SimpleNamespace(_shown={"x": {"path": "/m/x.safetensors", "name": "x"}}, _find=lambda label: None)
+    view = CareView(UiContext(_CareService("unused")), library)
+    question, _ = view.ask_delete("x")
+    _no_markup(question, "Evil")
+    _no_markup(view.rename("x", "y", "")[0], "Evil")
