@@ -110,6 +110,10 @@ async def test_a_cross_site_request_is_refused_whatever_comfyui_allows(civkit, h
         ("POST", "/api/civkit/downloads", {"ref": "106@1061", "folder_key": "checkpoints", "allow_unsafe": True}),
         ("POST", "/api/civkit/library/scan", {}),
         ("POST", "/api/civkit/downloads/dl-1/retry", {}),
+        # the library-care routes (issue 12) go through the same guard
+        ("POST", "/api/civkit/library/delete", {"folder_key": "loras", "name": "x.safetensors"}),
+        ("POST", "/api/civkit/library/rename", {"folder_key": "loras", "name": "x.safetensors", "new_name": "y"}),
+        ("POST", "/api/civkit/trash/restore", {"id": "1"}),
     ):
         resp = await civkit.client.request(method, path, json=body, headers=headers)
         assert resp.status == 403, (method, path)
