@@ -9,14 +9,20 @@ Accepted (CIVITAI_API.md §1.1, §5, §8):
   * ``<modelId>@<versionId>``;
   * a bare number: ambiguous, so ``Ref(model_id=N, bare=True)``; callers try it as a model id first
     and fall back to a version id.
+
+A link copied from a browser or a tutorial may carry an API key (``?token=…``, ``api_key=``, or
+``user:key@`` in the URL). It is never needed (civkit sends the configured key itself) and would be
+saved wherever the reference is kept: a workflow, an image's metadata, ComfyUI's history, a download
+list, a log. ``clean_ref_text`` removes it and says whether it did; ``parse_ref`` does the same
+(``Ref.secret_removed``), and callers tell the user ``TOKEN_REMOVED`` (issue 13 item 12).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 CIVITAI_SITES = ("civitai.com", "civitai.red", "civitai.green")
 
@@ -39,6 +45,41 @@ AIR_RE = re.compile(
 _PAIR_RE = re.compile(r"^(\d+)\s*@\s*(\d+)$")
 _VERSION_WITH_FORMAT_RE = re.compile(r"^(\d+)\.([A-Za-z0-9_\-]+)$")
 _MAX_ID = 2**63 - 1
+SECRET_PARAMS = frozenset({"token", "api_key", "apikey", "access_token"})
+TOKEN_REMOVED = ("The link held an API token (token=…); civkit removed it and uses the API key saved in its "
+                 "settings instead. A token left in a link would be saved in workflows, images and logs.")
+_SECRET_PARAM_RE = re.compile(r"(?i)^(?:" + "|".join(sorted(SECRET_PARAMS)) + r")(?:=|$)")
+
+
+def clean_ref_text(text: str) -> tuple:
+    """``(text without any credential, whether one was removed)``.
+
+    Query parameters named token / api_key / apikey / access_token (any case) and ``user:pass@``
+    before the host are dropped; the rest of the text is kept exactly as written.
+    """
+    original = text if isinstance(text, str) else str(text)
+    if "/" not in original and "?" not in original:
+        return original, False  # 123@456, AIRs and ids hold no credentials
+    stripped = original.strip()
+    removed = False
+    try:
+        parts = urlsplit(stripped if "://" in stripped else "https://" + stripped)
+    except ValueError:
+        return original, False
+    netloc = parts.netloc
+    if "@" in netloc and "://" in stripped:
+        netloc = netloc.rsplit("@", 1)[1]
+        removed = True
+    pairs = [p for p in parts.query.split("&") if p] if parts.query else []
+    kept = [p for p in pairs if not _SECRET_PARAM_RE.match(p)]
+    if len(kept) != len(pairs):
+        removed = True
+    if not removed:
+        return original, False
+    rebuilt = urlunsplit((parts.scheme, netloc, parts.path, "&".join(kept), parts.fragment))
+    if "://" not in stripped:
+        rebuilt = rebuilt.split("://", 1)[1]
+    return rebuilt, True
 
 
 class RefError(ValueError):
@@ -60,6 +101,7 @@ class Ref:
     bare: bool = False  # a lone number: model id first, then version id
     ecosystem: Optional[str] = None  # AIR only, as written
     air_type: Optional[str] = None  # AIR only, as written
+    secret_removed: bool = False  # the text held a token (clean_ref_text): tell the user TOKEN_REMOVED
 
     def __str__(self) -> str:
         if self.bare:
@@ -69,7 +111,8 @@ class Ref:
 
     def as_version(self) -> Ref:
         """For a bare number: the same number read as a version id."""
-        return Ref(model_id=None, version_id=self.model_id, file_id=self.file_id, format=self.format)
+        return Ref(model_id=None, version_id=self.model_id, file_id=self.file_id, format=self.format,
+                   secret_removed=self.secret_removed)
 
 
 def _id(text: str, original: str, what: str) -> int:
@@ -139,8 +182,14 @@ def _parse_air(text: str, match: re.Match) -> Ref:
 def parse_ref(text: str, extra_hosts=()) -> Ref:
     """What a person pasted, as a ``Ref``; ``RefError`` (a ValueError) says what is accepted.
 
-    ``extra_hosts``: further accepted URL hosts (``"127.0.0.1:8765"``), e.g. the configured API base."""
-    original = text if isinstance(text, str) else str(text)
+    ``extra_hosts``: further accepted URL hosts (``"127.0.0.1:8765"``), e.g. the configured API base.
+    A credential in the text is dropped first (``secret_removed`` says so) and never shown in errors."""
+    original, had_secret = clean_ref_text(text if isinstance(text, str) else str(text))
+    ref = _parse_clean(original, extra_hosts)
+    return replace(ref, secret_removed=True) if had_secret else ref
+
+
+def _parse_clean(original: str, extra_hosts) -> Ref:
     text = original.strip().strip("<>\"'")
     if not text:
         raise RefError(original, "it is empty")

@@ -21,14 +21,20 @@ looks files up by hashes it computed itself (``civkit.hashing``).
 from __future__ import annotations
 
 import json
-import math
 import os
+import re
 import struct
 from dataclasses import dataclass, field, replace
 from typing import Optional, Union
 
 DEFAULT_MAX_HEADER_BYTES = 100 * 1024 * 1024
 METADATA_KEY = "__metadata__"
+U64_MAX = 2**64 - 1
+# Parsed JSON costs up to ~30x its text in memory when it is all tiny values ("[0,0,0,...]"). A real
+# header has ~10 values per tensor (a checkpoint: a few thousand tensors), plus metadata strings,
+# so the values outside strings are counted first and a header with more than this is refused.
+MAX_HEADER_VALUES = 2_000_000
+_STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
 class HeaderError(ValueError):
@@ -78,15 +84,33 @@ def _metadata_strings(value) -> dict:
         return {}
     out = {}
     for key, item in value.items():
-        out[str(key)] = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+        try:
+            out[str(key)] = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+        except (ValueError, RecursionError):  # a value nested too deeply to write back: left out
+            continue
     return out
+
+
+def _shape_product(name: str, shape: list) -> int:
+    """The number of elements of a tensor; HeaderError for a dimension that is not a u64, or a product
+    no file could hold. Stops as soon as the product passes u64, so absurd shapes cost nothing."""
+    n = 1
+    for dim in shape:
+        if type(dim) is not int or not 0 <= dim <= U64_MAX:
+            raise HeaderError(f"tensor {name[:80]!r} has a bad shape: {str(dim)[:40]} is not a dimension"
+                              " (a whole number from 0 to 2^64-1)")
+        n *= dim
+        if n > U64_MAX:
+            raise HeaderError(f"tensor {name[:80]!r} has a bad shape: more than 2^64 elements")
+    return n
 
 
 def _tensor_stats(header: dict) -> tuple:
     """(count, dtypes most frequent first, parameter count, end of the tensor data).
 
-    Tolerant of malformed entries (they count as tensors but add no parameters): this is a
-    summary, not a validator. Written for speed: checkpoints have thousands of tensors.
+    Tolerant of missing or oddly typed entries (they count as tensors but add no parameters): this
+    is a summary, not a validator. But a shape or offset that is a number out of u64 range is a
+    HeaderError, as in the format. Written for speed: checkpoints have thousands of tensors.
     """
     count = 0
     params = 0
@@ -101,15 +125,12 @@ def _tensor_stats(header: dict) -> tuple:
             dtype_counts[dtype] = dtype_counts.get(dtype, 0) + 1
         shape = info.get("shape")
         if type(shape) is list:
-            try:
-                n = math.prod(shape)
-            except TypeError:
-                n = None
-            if type(n) is int and n > 0:
-                params += n
+            params += _shape_product(name, shape)
         offsets = info.get("data_offsets")
         if type(offsets) is list and len(offsets) == 2:
             end = offsets[1]
+            if type(end) is int and not 0 <= end <= U64_MAX:
+                raise HeaderError(f"tensor {name[:80]!r} has bad data_offsets: {str(end)[:40]} is out of range")
             if type(end) is int and end > data_end:
                 data_end = end
     dtypes = tuple(sorted(dtype_counts, key=lambda d: (-dtype_counts[d], d)))
@@ -140,10 +161,15 @@ def parse_header(data: bytes, max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES) 
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise HeaderError(f"header is not UTF-8 text (bad byte at offset {8 + exc.start})") from None
+    _check_value_count(body)
     try:
         header = json.loads(text)
     except json.JSONDecodeError as exc:
         raise HeaderError(f"header is not JSON ({exc.msg} at character {exc.pos})") from None
+    except RecursionError:
+        raise HeaderError("header is not a safetensors header: its JSON is nested too deeply") from None
+    except ValueError as exc:  # e.g. a number of more than 4300 digits
+        raise HeaderError(f"header is not usable JSON: a number in it is too long ({str(exc)[:60]})") from None
     if not isinstance(header, dict):
         raise HeaderError(f"header is JSON but not an object (it is {_json_type(header)})")
     count, dtypes, params, data_end = _tensor_stats(header)
@@ -157,6 +183,20 @@ def parse_header(data: bytes, max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES) 
         parameter_count=params,
         data_size=data_end,
     )
+
+
+def _check_value_count(body: bytes) -> None:
+    """HeaderError when the JSON holds more values than any real header (see MAX_HEADER_VALUES).
+
+    Commas and opening brackets outside strings count the values; strings are cut out first (a
+    metadata string may hold any number of commas). Costs about one pass over the bytes.
+    """
+    if body.count(b",") + body.count(b"[") + body.count(b"{") <= MAX_HEADER_VALUES:
+        return  # the common case: no need to look closer
+    bare = _STRING_RE.sub(b"", body)
+    values = bare.count(b",") + bare.count(b"[") + bare.count(b"{")
+    if values > MAX_HEADER_VALUES:
+        raise HeaderError(f"header holds too many values ({values:,}); a safetensors header has far fewer")
 
 
 def _json_type(value) -> str:
@@ -207,7 +247,7 @@ def tag_frequency(metadata: dict) -> dict:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return {}
     if not isinstance(raw, dict):
         return {}

@@ -33,7 +33,7 @@ def _json_field(value):
     if isinstance(value, str):
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply (a hostile file)
             return None
     return value
 

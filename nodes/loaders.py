@@ -20,6 +20,12 @@ REF_TOOLTIP = (
 )
 
 
+TOKEN_IN_REF = (
+    "civitai_ref holds an API token (token=…). Remove it from the link: civkit uses the API key saved in its "
+    "settings, and a token here would be saved in the workflow, in every image's metadata and in ComfyUI's history."
+)
+
+
 def _file_list(folder_key: str) -> list:
     import folder_paths
 
@@ -40,9 +46,11 @@ def _validate(folder_key: str, name, civitai_ref, input_types=None, name_input="
         from ..civkit.refs import RefError, parse_ref
 
         try:
-            parse_ref(ref)
+            parsed = parse_ref(ref)
         except RefError as exc:
             return f"civitai_ref: {getattr(exc, 'message', None) or exc}"
+        if parsed.secret_removed:  # refused here, it never reaches ComfyUI's history or an image
+            return TOKEN_IN_REF
         return True
     if not name or name not in _file_list(folder_key):
         return (f"{name or 'No file'} is not in the {folder_key} folders: pick a file, press R to refresh "
@@ -53,7 +61,9 @@ def _validate(folder_key: str, name, civitai_ref, input_types=None, name_input="
 def _is_changed(folder_key: str, name, civitai_ref) -> str:
     ref = (civitai_ref or "").strip() if isinstance(civitai_ref, str) else ""
     if ref:
-        return f"ref:{ref}"
+        from ..civkit.refs import clean_ref_text
+
+        return f"ref:{clean_ref_text(ref)[0]}"
     import folder_paths
 
     return resolve.fingerprint(folder_paths.get_full_path(folder_key, name or ""))

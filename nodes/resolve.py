@@ -111,9 +111,12 @@ def _wait(svc, task_id: str, node_id=None) -> dict:
 
 def from_reference(folder_key: str, ref: str, node_id=None) -> ResolvedFile:
     """The file for a Civitai reference: from the library, or downloaded now into ``folder_key``."""
-    from ..civkit.refs import RefError, parse_ref
+    from ..civkit.refs import TOKEN_REMOVED, RefError, clean_ref_text, parse_ref
 
     svc = runtime.get_service()
+    ref, had_token = clean_ref_text(ref)  # a linked input skips VALIDATE_INPUTS: never pass a token on
+    if had_token:
+        log.warning("civkit: %s", TOKEN_REMOVED)
     try:
         parsed = parse_ref(ref)
     except RefError as exc:

@@ -28,8 +28,10 @@ from .routes_care import register_care_routes
 from .validate import (
     PATH_FIELDS,
     RequestRefused,
+    check_browser_request,
     check_folder_key,
     check_ref_source,
+    clean_ref,
     download_request,
     int_or_none,
 )
@@ -91,6 +93,15 @@ async def _json_body(request: web.Request) -> dict:
     if not isinstance(body, dict):
         raise RequestRefused("The request body must be a JSON object.")
     return body
+
+
+def _local_host(request):
+    """The address the connection arrived on (None when the transport does not say)."""
+    transport = request.transport
+    sockname = transport.get_extra_info("sockname") if transport is not None else None
+    if isinstance(sockname, (tuple, list)) and sockname:
+        return sockname[0]
+    return None
 
 
 def _flag(value) -> bool:
@@ -158,6 +169,8 @@ def register_routes(routes, service) -> ScanRunner:
         async def wrapped(request):
             svc = None
             try:
+                # before anything is read or built: a hostile page's request gets nowhere (item 9)
+                check_browser_request(request.method, request.headers, request.content_type, _local_host(request))
                 svc = get_service()
                 return await func(request, svc)
             except web.HTTPException:
@@ -188,9 +201,10 @@ def register_routes(routes, service) -> ScanRunner:
     @routes.get("/civkit/model")
     @handler
     async def model_details(request, svc):
-        ref = request.query.get("ref", "")
+        ref, notice = clean_ref(request.query.get("ref", ""))
         check_ref_source(ref, svc.config.api_base)
-        return web.json_response(await _in_thread(svc.model_details, ref.strip()))
+        details = await _in_thread(svc.model_details, ref.strip())
+        return web.json_response({**details, "notice": notice} if notice else details)
 
     @routes.get("/civkit/downloads")
     @handler
@@ -200,9 +214,11 @@ def register_routes(routes, service) -> ScanRunner:
     @routes.post("/civkit/downloads")
     @handler
     async def start_download(request, svc):
-        ref, kwargs = download_request(svc, await _json_body(request))
+        body = await _json_body(request)
+        notice = clean_ref(body["ref"])[1] if isinstance(body.get("ref"), str) else None
+        ref, kwargs = download_request(svc, body)
         task_id = await _in_thread(svc.start_download, ref, **kwargs)
-        return web.json_response({"id": task_id}, status=202)
+        return web.json_response({"id": task_id, **({"notice": notice} if notice else {})}, status=202)
 
     @routes.post("/civkit/downloads/{task_id}/cancel")
     @handler

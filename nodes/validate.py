@@ -3,12 +3,16 @@ is not authentication; with ``--listen`` the whole LAN reaches these routes).
 
 * Downloads only come from Civitai's hosts or the configured API base.
 * Target folders are ``folder_paths`` keys; a request never names a path.
+* A request that changes anything must come from ComfyUI's own page (``check_browser_request``):
+  any web page can POST to ComfyUI's port, and ComfyUI's own origin check is gone with
+  ``--enable-cors-header`` and does not see DNS rebinding (issue 13 item 9).
 
 Standard library only (see ``runtime``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 CIVITAI_HOSTS = frozenset({"civitai.com", "civitai.red", "civitai.green"})
@@ -25,6 +29,71 @@ class RequestRefused(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_OWN_FETCH_SITES = frozenset({"same-origin", "none"})  # "none": typed into the address bar, a bookmark
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+CROSS_SITE = ("civkit refuses this: the request comes from another web site ({why}). Open ComfyUI itself to "
+              "change civkit's settings, key or downloads.")
+NOT_JSON = "civkit only takes JSON here: send Content-Type: application/json."
+
+
+def _is_loopback_name(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_port(netloc: str, scheme: str = "http"):
+    """``(hostname, port)`` of a ``Host`` header or an origin's netloc (default port filled in)."""
+    try:
+        parts = urlsplit("//" + netloc)
+        return (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme, 80)
+    except ValueError:
+        return None
+
+
+def check_browser_request(method: str, headers, content_type: str = "", local_host=None) -> None:
+    """Refuse a request that changes something unless it comes from ComfyUI's own page.
+
+    ``headers``: the request's (case-insensitive) headers; ``content_type``: its media type without
+    parameters; ``local_host``: the address the connection arrived on. Reads pass untouched.
+
+    * ``Sec-Fetch-Site`` other than same-origin/none, or an ``Origin`` other than the ``Host`` (a page
+      on another port of the same machine is another origin), or ``Origin: null`` -> 403.
+    * A connection on a loopback address whose ``Host`` is not a loopback name -> 403: a DNS-rebound
+      page (its Origin and Host agree, both naming the attacker's domain).
+    * Anything but ``application/json`` -> 415: a cross-site form or ``no-cors`` fetch can only send
+      ``text/plain``, form or multipart bodies without asking the browser's permission first.
+
+    Requests without these headers (scripts, curl) are not browser pages and pass.
+    """
+    if method.upper() in SAFE_METHODS:
+        return
+    site = (headers.get("Sec-Fetch-Site") or "").strip().lower()
+    if site and site not in _OWN_FETCH_SITES:
+        raise RequestRefused(CROSS_SITE.format(why=f"Sec-Fetch-Site: {site}"[:60]), 403)
+    host = (headers.get("Host") or "").strip()
+    origin = headers.get("Origin")
+    if origin is not None:
+        origin = origin.strip()
+        parsed = urlsplit(origin) if origin.lower() != "null" else None
+        if parsed is None or not parsed.netloc:
+            raise RequestRefused(CROSS_SITE.format(why="Origin: null"), 403)
+        if not host or _host_port(parsed.netloc, parsed.scheme) != _host_port(host, parsed.scheme):
+            raise RequestRefused(CROSS_SITE.format(why=f"Origin: {origin[:60]}"), 403)
+    if local_host and _is_loopback_name(str(local_host)) and host:
+        named = _host_port(host)
+        if named is None or not _is_loopback_name(named[0]):
+            raise RequestRefused(CROSS_SITE.format(
+                why=f"Host: {host[:60]} on a ComfyUI that only listens on this computer; DNS rebinding?"), 403)
+    if (content_type or "").split(";")[0].strip().lower() != "application/json":
+        raise RequestRefused(NOT_JSON, 415)
 
 
 def int_or_none(value, field: str):
@@ -66,6 +135,14 @@ def check_ref_source(ref: str, api_base: str) -> None:
         )
 
 
+def clean_ref(ref: str) -> tuple:
+    """``(ref without a token, notice for the user or None)``: a token is never queued or shown."""
+    from ..civkit.refs import TOKEN_REMOVED, clean_ref_text
+
+    cleaned, removed = clean_ref_text(ref)
+    return cleaned, (TOKEN_REMOVED if removed else None)
+
+
 def check_folder_key(service, key) -> str | None:
     if key in (None, ""):
         return None
@@ -98,6 +175,7 @@ def download_request(service, body: dict) -> tuple[str, dict]:
             raise RequestRefused("Say what to download: ref, or model_id and version_id.")
     if not isinstance(ref, str):
         raise RequestRefused("ref must be text: a Civitai URL, an AIR, or model@version ids.")
+    ref = clean_ref(ref)[0]
     check_ref_source(ref, service.config.api_base)
     kwargs = {"file_id": int_or_none(body.get("file_id"), "file_id"),
               "folder_key": check_folder_key(service, body.get("folder_key"))}

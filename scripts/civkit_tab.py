@@ -54,7 +54,10 @@ def on_ui_tabs():
 def on_app_started(demo, app):
     from civkit.ui.routes import register_routes
 
-    register_routes(app, civkit_service(), api_auth=getattr(shared.cmd_opts, "api_auth", None))
+    opts = shared.cmd_opts
+    register_routes(app, civkit_service(), api_auth=getattr(opts, "api_auth", None),
+                    gradio_auth=getattr(opts, "gradio_auth", None),
+                    gradio_auth_path=getattr(opts, "gradio_auth_path", None))
 
 
 script_callbacks.on_ui_settings(on_ui_settings)

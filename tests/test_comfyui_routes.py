@@ -132,7 +132,7 @@ async def test_a_model_that_needs_a_key_fails_with_the_cli_message_then_works_wi
     assert [p for p in _tree(civkit.loras) if not p.endswith(".part")] == []  # nothing under a final name
     resp = await civkit.client.post("/api/civkit/api-key", json={"key": civkit.fake.api_key})
     assert await resp.json() == {"set": True}
-    resp = await civkit.client.post(f"/api/civkit/downloads/{task['id']}/retry")
+    resp = await civkit.client.post(f"/api/civkit/downloads/{task['id']}/retry", json={})
     assert resp.status == 200
     task = await _wait_download(civkit, task["id"])
     assert task["state"] == "done", task
@@ -189,7 +189,7 @@ async def test_api_key_is_write_only_and_kept_owner_only(civkit, civkit_home):
     resp = await civkit.client.post("/api/civkit/settings", json={"api_key": "x"})
     assert resp.status == 400
     assert not list(civkit.base.rglob("comfy.settings.json"))
-    resp = await civkit.client.delete("/api/civkit/api-key")
+    resp = await civkit.client.delete("/api/civkit/api-key", json={})
     assert await resp.json() == {"set": False}
     assert "api_key" not in json.loads(config_file.read_text())
 
@@ -279,7 +279,7 @@ async def test_scan_refuses_a_path(civkit):
 
 
 async def test_cancel_of_an_unknown_download_is_404(civkit):
-    resp = await civkit.client.post("/api/civkit/downloads/nope/cancel")
+    resp = await civkit.client.post("/api/civkit/downloads/nope/cancel", json={})
     assert resp.status == 404
     assert (await resp.json())["error"]
 

@@ -5,6 +5,7 @@ Used only by ``records.py`` (the one parser); re-exported there under the contra
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any, Optional
 
@@ -18,7 +19,36 @@ _NSFW_WORDS = {"none": 1, "soft": 2, "mature": 4, "x": 8, "xxx": 16, "blocked": 
 DEFAULT_DOWNLOAD_BASE = "https://civitai.com"
 
 
+# Integers a SQLite INTEGER column (and every id Civitai hands out) can hold.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
 # -- small tolerant converters ---------------------------------------------------------------------
+
+def scrub_text(text: str) -> str:
+    """``text`` without lone UTF-16 surrogates (each becomes U+FFFD).
+
+    JSON may spell ``"\\ud800"`` alone; Python then holds a str that cannot be encoded as UTF-8, so
+    writing it to the index, a sidecar or a terminal fails (issue 13 item 3). Cheap for ASCII.
+    """
+    if text.isascii():
+        return text
+    return _SURROGATE_RE.sub("\ufffd", text)
+
+
+def scrub_json(value: Any, _depth: int = 0) -> Any:
+    """``value`` (parsed JSON) with ``scrub_text`` applied to every string, keys included."""
+    if isinstance(value, str):
+        return scrub_text(value)
+    if _depth > 200:  # parsed JSON is never this deep in practice; leave the rest as it is
+        return value
+    if isinstance(value, dict):
+        return {scrub_text(k) if isinstance(k, str) else k: scrub_json(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_json(v, _depth + 1) for v in value]
+    return value
+
 
 def as_dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
@@ -32,12 +62,15 @@ def as_int(value: Any, default: Optional[int] = None) -> Optional[int]:
     if isinstance(value, bool):
         return default
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return default
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value.strip()) <= 20:
+        number = int(value.strip())
+    else:
+        return default
+    # an id of 2**70 is no id: it could not be stored or sent back (issue 13 item 3)
+    return number if INT_MIN <= number <= INT_MAX else default
 
 
 def as_float(value: Any, default: Optional[float] = None) -> Optional[float]:
@@ -56,7 +89,7 @@ def as_float(value: Any, default: Optional[float] = None) -> Optional[float]:
 def as_str(value: Any) -> Optional[str]:
     if value is None or isinstance(value, (dict, list)):
         return None
-    text = str(value)
+    text = scrub_text(value) if isinstance(value, str) else str(value)
     return text if text != "" else None
 
 
@@ -123,7 +156,8 @@ def normalise_hashes(value: Any) -> dict[str, str]:
         text = as_str(val)
         if not text:
             continue
-        out[_HASH_KEY_BY_LOWER.get(str(key).lower(), str(key))] = text.upper()
+        key = scrub_text(str(key))
+        out[_HASH_KEY_BY_LOWER.get(key.lower(), key)] = text.upper()
     return out
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..config import DEFAULT_CONNECTIONS, MAX_CONNECTIONS, check_connections
 from ..download import CONFLICT_MODES
 from ..folders import LAYOUTS
+from ..refs import TOKEN_REMOVED, clean_ref_text
 from ..sizes import human_size
 from .main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
 
@@ -170,6 +171,9 @@ def handle(args, ctx) -> int:
     code = EXIT_OK
     try:
         for ref in args.refs:
+            ref, had_token = clean_ref_text(ref)  # never queued, printed or kept (issue 13 item 12)
+            if had_token:
+                print(f"civkit: {TOKEN_REMOVED}", file=sys.stderr)
             try:
                 task_id = service.start_download(ref, file_id=args.file_id, with_vae=args.with_vae,
                                                  with_config=args.with_config, **choices)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from ..api.errors import BadRequest, NotFound
 from ..api.records import Model, ModelFile, ModelVersion
-from ..refs import RefError, parse_ref
+from ..refs import TOKEN_REMOVED, RefError, parse_ref
 from ..summaries import hidden_note, is_sfw_level
 from .main import UsageError
 
@@ -264,6 +264,8 @@ def run_show(args, ctx) -> int:
         ref = parse_ref(args.ref, extra_hosts=_ref_hosts(ctx))
     except RefError as exc:
         raise UsageError(str(exc)) from None
+    if ref.secret_removed:
+        print(f"civkit: {TOKEN_REMOVED}", file=sys.stderr)
     client = ctx.client()
     try:
         model, version = fetch_ref(client, ref)

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
+from ..api.normalise import scrub_text
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
@@ -134,16 +136,34 @@ class LibraryEntry:
         return data
 
 
+def _text(value):
+    """A text column's value: lone surrogates (from JSON or a non-UTF-8 file name) cannot be stored."""
+    return scrub_text(value) if isinstance(value, str) else value
+
+
+def _json_text(value) -> Optional[str]:
+    """JSON for a column; lone surrogates survive as ``\\udXXX`` escapes instead of failing the write."""
+    if value is None:
+        return None
+    text = json.dumps(value, ensure_ascii=False)
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value)  # ASCII escapes: valid UTF-8 whatever the strings hold
+    return text
+
+
 def _row_values(entry: LibraryEntry, now: float) -> tuple:
+    words = [_text(w) for w in entry.trained_words or []]
     return (
         entry.path, int(entry.size), int(entry.mtime_ns), int(entry.inode),
         entry.sha256, entry.autov1, entry.autov2, entry.autov3, entry.crc32, entry.blake3,
         entry.status if entry.status in STATUSES else "unknown",
-        entry.model_id, entry.version_id, entry.model_name, entry.version_name, entry.model_type,
-        entry.base_model, json.dumps(list(entry.trained_words or []), ensure_ascii=False), entry.air,
-        entry.checked_at, entry.error,
-        json.dumps(entry.header, ensure_ascii=False) if entry.header is not None else None,
-        json.dumps(entry.version_json, ensure_ascii=False) if entry.version_json is not None else None,
+        entry.model_id, entry.version_id, _text(entry.model_name), _text(entry.version_name), _text(entry.model_type),
+        _text(entry.base_model), _json_text(words), _text(entry.air),
+        entry.checked_at, _text(entry.error), _json_text(entry.header), _json_text(entry.version_json),
         now,
         entry.link_source if entry.link_source in LINK_SOURCES else None,
         json.dumps([int(i) for i in entry.trigger_groups]) if entry.trigger_groups is not None else None,
@@ -226,6 +246,11 @@ def _under(path: str, roots: Iterable[str]) -> bool:
         if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
             return True
     return False
+
+
+# What one bad row makes sqlite3 raise: INTEGER overflow, unencodable text, a value of the wrong type.
+_ROW_ERRORS = (OverflowError, UnicodeError, ValueError, TypeError, sqlite3.InterfaceError,
+               sqlite3.IntegrityError, sqlite3.DataError)
 
 
 class IndexUnavailable(Exception):
@@ -458,18 +483,49 @@ class LibraryIndex:
     def upsert(self, entry: LibraryEntry) -> None:
         self.upsert_many([entry])
 
-    def upsert_many(self, entries: Iterable[LibraryEntry]) -> int:
-        """Insert or replace entries in one transaction (committed before returning)."""
+    def upsert_many(self, entries: Iterable[LibraryEntry], failed: Optional[list] = None) -> int:
+        """Insert or replace entries in one transaction (committed before returning); the number written.
+
+        One row SQLite refuses (a number too large for INTEGER, a path that is not UTF-8) never costs
+        the others: the batch is then written row by row, and each refused row is left out, with
+        ``(path, message)`` appended to ``failed`` (logged when no list is given).
+        """
         now = time.time()
-        rows = [_row_values(e, now) for e in entries]
+        entries = list(entries)
+        rows: list = []
+        for e in entries:
+            try:
+                rows.append(_row_values(e, now))
+            except (TypeError, ValueError, OverflowError) as exc:
+                self._refused(e, exc, failed)
         if not rows:
             return 0
-        marks = ",".join("?" * len(_COLUMNS))
-        with self._lock, self._conn:
-            self._conn.executemany(
-                f"INSERT OR REPLACE INTO files ({','.join(_COLUMNS)}) VALUES ({marks})", rows
-            )
-        return len(rows)
+        sql = f"INSERT OR REPLACE INTO files ({','.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})"
+        with self._lock:
+            try:
+                with self._conn:
+                    self._conn.executemany(sql, rows)
+                return len(rows)
+            except _ROW_ERRORS:
+                pass  # rolled back: find the bad rows one by one
+            written = 0
+            with self._conn:
+                for row in rows:
+                    try:
+                        self._conn.execute(sql, row)
+                        written += 1
+                    except _ROW_ERRORS as exc:
+                        self._refused(next(e for e in entries if e.path == row[0]), exc, failed)
+        return written
+
+    @staticmethod
+    def _refused(entry: LibraryEntry, exc: BaseException, failed: Optional[list]) -> None:
+        path = scrub_text(str(entry.path))
+        message = f"the library index cannot store this file's record ({type(exc).__name__}: {_text(str(exc))})"
+        if failed is not None:
+            failed.append((path, message))
+        else:
+            log.warning("%s: %s", path, message)
 
     def delete(self, paths: Iterable[str]) -> int:
         paths = [(str(p),) for p in paths]

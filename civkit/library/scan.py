@@ -140,7 +140,7 @@ def scan(roots, index: LibraryIndex, client=None, *, lookup: bool = True, write_
             and not any(_under(p, u) for u in walk.unlisted)]
     moved_from = _moved_candidates(index, gone, to_read)
 
-    writer = BatchWriter(index)
+    writer = BatchWriter(index, errors=report.errors)
     fresh: list = []          # entries read in this scan, candidates for lookup
     try:
         fresh = _read_files(to_read, moved_from, sidecars, report, writer, notify, workers)
@@ -194,25 +194,22 @@ def _read_files(to_read, moved_from, sidecars, report: ScanReport, writer: Batch
             fresh.append(old)
             done_files += 1
             continue
-        if path.lower().endswith(SAFETENSORS_SUFFIXES):
-            try:
-                problem = header_entry_error(entry, path)
-            except FileNotFoundError:
-                report.errors.append((path, "the file vanished during the scan"))
-                done_files += 1
-                continue
-            if problem:
-                report.errors.append((path, problem))
-                writer.add(entry)
-                done_files += 1
-                continue
-        if seed_from_sidecars(entry, path, st, sidecars):
-            report.from_sidecars += 1
-            writer.add(entry)
-            fresh.append(entry)
-            done_files += 1
+        try:
+            outcome = _prepare(entry, path, st, sidecars, report)
+        except Exception as exc:  # whatever one file does, it is that file's error (issue 13 item 1)
+            log.warning("scan: %s failed: %s", path, exc, exc_info=True)
+            entry = LibraryEntry(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
+            entry.status, entry.error = "error", f"civkit could not read this file: {type(exc).__name__}: {exc}"
+            report.errors.append((path, entry.error))
+            outcome = "done"
+        if outcome == "hash":
+            to_hash[path] = entry
             continue
-        to_hash[path] = entry
+        if outcome == "fresh":
+            fresh.append(entry)
+        if outcome != "vanished":
+            writer.add(entry)
+        done_files += 1
     notify(ScanProgress("hash", done_files, len(to_read), None, 0, total_bytes))
 
     def on_bytes(n: int) -> None:
@@ -235,6 +232,24 @@ def _read_files(to_read, moved_from, sidecars, report: ScanReport, writer: Batch
             fresh.append(entry)
         notify(ScanProgress("hash", done_files, len(to_read), path, bytes_done, total_bytes))
     return fresh
+
+
+def _prepare(entry: LibraryEntry, path: str, st, sidecars, report: ScanReport) -> str:
+    """The header and sidecar hashes of one new file -> "hash" (read it), "fresh" (known from a
+    sidecar), "done" (broken: its error is set) or "vanished"."""
+    if path.lower().endswith(SAFETENSORS_SUFFIXES):
+        try:
+            problem = header_entry_error(entry, path)
+        except FileNotFoundError:
+            report.errors.append((path, "the file vanished during the scan"))
+            return "vanished"
+        if problem:
+            report.errors.append((path, problem))
+            return "done"
+    if seed_from_sidecars(entry, path, st, sidecars):
+        report.from_sidecars += 1
+        return "fresh"
+    return "hash"
 
 
 def _hash_all(to_hash: dict, workers, on_bytes):
@@ -261,7 +276,7 @@ def _read_error_message(exc: Exception) -> str:
 def _lookup(candidates: list, client, report: ScanReport, notify, *, write_sidecars: bool,
             nsfw_previews: bool, forge: bool, previews: bool) -> None:
     pending = list(candidates)
-    writer = BatchWriter(report.index)
+    writer = BatchWriter(report.index, errors=report.errors)
     linked_now: list = []
     report.looked_up = len(pending)
     result = link_entries(pending, client, progress=lambda phase, d, t: notify(ScanProgress(phase, d, t)))

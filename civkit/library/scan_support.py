@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ..api.normalise import scrub_text
 from ..api.records import parse_version
 from ..safetensors_header import HeaderError, read_header
 from .index import LibraryEntry, LibraryIndex
@@ -96,9 +97,24 @@ def walk_models(roots, extensions) -> Walk:
                         errors.append((entry.path, f"cannot read this file: {exc.strerror or exc}"))
                         continue
                     path = os.path.realpath(entry.path) if entry.is_symlink() else entry.path
+                    if not _utf8(path):
+                        errors.append((scrub_text(path), "the file name is not valid UTF-8, so civkit cannot index"
+                                       " it; rename the file"))
+                        continue
                     if path not in files and _is_regular(st):
                         files[path] = st
     return walk
+
+
+def _utf8(path: str) -> bool:
+    """A name from a non-UTF-8 file system arrives with surrogate escapes; the index cannot hold it."""
+    if path.isascii():
+        return True
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_regular(st: os.stat_result) -> bool:
@@ -164,6 +180,7 @@ def seed_from_sidecars(entry: LibraryEntry, path: str, st: os.stat_result, prese
         facts = read_sidecar_facts(path, st)
     except OSError:
         return False
+    # (anything else a sidecar makes go wrong is the caller's per-file error: see scan._read_files)
     if facts.not_found_since is not None:
         entry.status, entry.checked_at = "not_found", facts.not_found_since
     sha = facts.hashes.get("SHA256")
@@ -201,8 +218,10 @@ def write_sidecars_for(path: str, version, session, *, site: str, nsfw_previews:
 class BatchWriter:
     """Collects index rows and commits them in small transactions (by count or by time)."""
 
-    def __init__(self, index: LibraryIndex, max_rows: int = 200, max_seconds: float = 0.5):
+    def __init__(self, index: LibraryIndex, max_rows: int = 200, max_seconds: float = 0.5,
+                 errors: Optional[list] = None):
         self.index = index
+        self.errors = errors  # (path, message) of rows the index refused; the rest are written
         self.max_rows = max_rows
         self.max_seconds = max_seconds
         self.pending: list = []
@@ -215,6 +234,6 @@ class BatchWriter:
 
     def flush(self) -> None:
         if self.pending:
-            self.index.upsert_many(self.pending)
+            self.index.upsert_many(self.pending, failed=self.errors)
             self.pending = []
         self.last = time.monotonic()

@@ -7,7 +7,13 @@ Before hashing a multi-GB file, civkit looks for a hash that is already known an
 
 A sidecar is believed only when its size or mtime show that it belongs to this very file: a
 matching byte size in the sidecar, or (for sidecars that record no size) a sidecar not older than
-the model file. A replaced model file is newer than its old sidecars, so they stop counting.
+the model file. A replaced model file is newer than its old sidecars, so they stop counting; and
+because ``cp -p`` or ``rsync -a`` can give a replacement an *older* mtime, a sidecar that records
+no size must also be newer than the model file's ctime (which no copy can set back).
+
+Sidecars are other programs' files, or anyone's: every field is type-checked, numbers may be
+absurd, JSON may be nested a hundred thousand deep. A sidecar that cannot be understood is
+ignored; reading never raises for one (``read_sidecar_facts``).
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ..api.normalise import scrub_text
+
 log = logging.getLogger(__name__)
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_HASHLIKE = re.compile(r"^[0-9a-fA-F]{8,64}$")  # CRC32 (8) .. SHA256/BLAKE3 (64)
 # FAT/exFAT keep mtimes to 2 s; a sidecar written right after the model may look a little older.
 MTIME_SLACK_NS = 2_000_000_000
 MAX_SIDECAR_BYTES = 32 * 1024 * 1024
@@ -71,18 +80,23 @@ def read_json_file(path: Path) -> Optional[object]:
             return json.load(fh)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
-        log.info("ignoring unreadable sidecar %s: %s", path, exc)
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deeply
+        log.info("ignoring unreadable sidecar %s: %s", path, type(exc).__name__ if isinstance(exc, RecursionError)
+                 else exc)
         return None
 
 
 def _sidecar_mtime_ok(path: Path, st: os.stat_result) -> Optional[float]:
-    """The sidecar's mtime (seconds) if it is not older than the model file, else None."""
+    """The sidecar's mtime (seconds) if it was written after the model file took its present form,
+    else None: not older than the model's mtime, nor than its ctime (a ``cp -p`` copy over the model
+    keeps an old mtime, but its ctime is the time of the copy)."""
     try:
         side = path.stat()
     except OSError:
         return None
-    if side.st_mtime_ns + MTIME_SLACK_NS >= st.st_mtime_ns:
+    # The ctime is compared strictly: a copy made within the mtime slack would hide behind it. On
+    # FAT32 (2 s mtimes) a sidecar may then look older than it is: the file is hashed, nothing worse.
+    if side.st_mtime_ns + MTIME_SLACK_NS >= st.st_mtime_ns and side.st_mtime_ns >= st.st_ctime_ns:
         return side.st_mtime
     return None
 
@@ -95,19 +109,23 @@ def _sha(value) -> Optional[str]:
 
 def _size_kb_matches(size_kb, size: int) -> bool:
     # sizeKB is bytes/1024 as a float; allow for writers that rounded it to two decimals.
+    if isinstance(size_kb, bool) or not isinstance(size_kb, (int, float)):
+        return False
     try:
         return abs(float(size_kb) * 1024 - size) <= 11
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer of hundreds of digits
         return False
 
 
 def _words(value) -> list:
     words = []
-    for w in value or []:
+    if not isinstance(value, list):
+        return words
+    for w in value:
         if isinstance(w, dict):
             w = w.get("word")
         if isinstance(w, str) and w.strip():
-            words.append(w.strip())
+            words.append(scrub_text(w.strip()))
     return words
 
 
@@ -126,7 +144,9 @@ def is_not_found_marker(data) -> bool:
 
 def matching_file(version: dict, model_name: str, size: int) -> Optional[dict]:
     """The entry of ``version['files']`` that is this file: same size, the same name preferred."""
-    files = [f for f in version.get("files") or [] if isinstance(f, dict)]
+    if not isinstance(version, dict) or not isinstance(version.get("files"), list):
+        return None
+    files = [f for f in version["files"] if isinstance(f, dict)]
     sized = [f for f in files if _size_kb_matches(f.get("sizeKB"), size)]
     for f in sized:
         if f.get("name") == model_name:
@@ -149,7 +169,7 @@ def _from_civitai_info(path: Path, model: Path, st, facts: SidecarFacts) -> None
     sha = _sha(hashes.get("SHA256"))
     if not sha:
         return
-    facts.hashes = {k: str(v).upper() for k, v in hashes.items() if isinstance(v, str) and v}
+    facts.hashes = {k: v.upper() for k, v in hashes.items() if isinstance(v, str) and _HASHLIKE.match(v)}
     facts.hashes["SHA256"] = sha
     facts.source = "civitai.info"
     if not is_not_found_marker(data):
@@ -167,7 +187,7 @@ def _from_cm_info(path: Path, st, facts: SidecarFacts, label: str) -> bool:
         return False
     facts.hashes = {"SHA256": sha}
     for key in ("AutoV1", "AutoV2", "AutoV3", "CRC32", "BLAKE3"):
-        if isinstance(hashes.get(key), str) and hashes[key]:
+        if isinstance(hashes.get(key), str) and _HASHLIKE.match(hashes[key]):
             facts.hashes[key] = hashes[key].upper()
     facts.source = label
     facts.trained_words = _words(data.get("TrainedWords"))
@@ -191,7 +211,7 @@ def _from_lora_manager(path: Path, st, facts: SidecarFacts) -> bool:
     facts.source = ".metadata.json"
     civ = data.get("civitai")
     if isinstance(civ, dict) and civ.get("id"):
-        facts.version = civ
+        facts.version = civ  # type-checked when parsed (api.records), like any Civitai JSON
         facts.trained_words = _words(civ.get("trainedWords"))
     return True
 
@@ -239,18 +259,31 @@ def read_sidecar_facts(model_path, st: Optional[os.stat_result] = None) -> Sidec
         st = os.stat(model)
     paths = sidecar_paths(model)
     facts = SidecarFacts()
-    _from_civitai_info(paths["civitai_info"], model, st, facts)
+    _guarded(model, "civitai.info", lambda: _from_civitai_info(paths["civitai_info"], model, st, facts), facts)
     if facts.hashes.get("SHA256"):
         return facts
-    if (
-        _from_cm_info(paths["cm_info"], st, facts, ".cm-info.json")
-        or _from_cm_info(paths["cminfo"], st, facts, ".cminfo.json")
-        or _from_lora_manager(paths["lora_manager"], st, facts)
-        or _from_rgthree(paths["rgthree"], model, st, facts)
-        or _from_sha256_file(paths["sha256"], st, facts)
-    ):
-        log.debug("%s: SHA256 taken from %s", model, facts.source)
+    readers = (
+        (".cm-info.json", lambda: _from_cm_info(paths["cm_info"], st, facts, ".cm-info.json")),
+        (".cminfo.json", lambda: _from_cm_info(paths["cminfo"], st, facts, ".cminfo.json")),
+        (".metadata.json", lambda: _from_lora_manager(paths["lora_manager"], st, facts)),
+        (".rgthree-info.json", lambda: _from_rgthree(paths["rgthree"], model, st, facts)),
+        (".sha256", lambda: _from_sha256_file(paths["sha256"], st, facts)),
+    )
+    for label, read in readers:
+        if _guarded(model, label, read, facts):
+            log.debug("%s: SHA256 taken from %s", model, facts.source)
+            break
     return facts
+
+
+def _guarded(model: Path, label: str, read, facts: SidecarFacts) -> bool:
+    """Run one sidecar reader; a sidecar it cannot make sense of is ignored, whatever the failure."""
+    try:
+        return bool(read())
+    except Exception as exc:  # a hostile sidecar must never stop a scan (issue 13 item 1)
+        log.info("ignoring the %s sidecar of %s: %s", label, model, type(exc).__name__)
+        facts.hashes, facts.source, facts.version, facts.trained_words = {}, None, None, []
+        return False
 
 
 def read_sidecar_hashes(model_path, st: Optional[os.stat_result] = None) -> dict:

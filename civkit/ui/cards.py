@@ -21,6 +21,28 @@ def esc(value) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+# The punctuation that can start Markdown or HTML in CommonMark/GFM (and marked, which gradio uses):
+# emphasis, code, links and images, autolinks ("http:" and "www." need ":" and "."), headings, lists,
+# tables, raw HTML, entities, and gradio's $$ LaTeX. Backslash-escaped, each shows as itself.
+# Newlines become spaces: a name is one line, and no construct can start at a line's beginning.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:&$])")
+
+
+def md(value) -> str:
+    """Text from Civitai or from disk (a name, a trigger word, a path, a message) for gr.Markdown:
+    shown exactly as written, never as Markdown or HTML (issue 13 item 11)."""
+    text = " ".join(("" if value is None else str(value)).split())
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def md_code(value) -> str:
+    """``value`` as an inline code span, whatever backticks it holds (a fence longer than any run)."""
+    text = " ".join(("" if value is None else str(value)).split())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {text} {fence}" if longest or text.startswith(" ") else f"{fence}{text}{fence}"
+
+
 def id_from_label(label: Optional[str]):
     """The ``(#123)`` at the end of a picker label: an int for Civitai ids, else the text
     (download task ids such as ``dl-3``); None when there is none."""

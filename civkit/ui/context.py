@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import redact
+from .cards import md
 
 log = logging.getLogger(__name__)
 
@@ -33,3 +34,7 @@ class UiContext:
             message = f"Something went wrong ({type(exc).__name__}: {exc}). The log has the details."
         return redact(str(message), getattr(self.service.config, "api_key", None))
 
+    def problem(self, exc: BaseException) -> str:
+        """The error for a gr.Markdown status line: "**Problem:** " and the words, escaped (a server
+        message or a file name must not become Markdown or HTML)."""
+        return f"**Problem:** {md(self.error_text(exc))}"

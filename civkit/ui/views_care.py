@@ -14,6 +14,7 @@ import os
 
 import gradio as gr
 
+from .cards import md
 from .context import UiContext
 
 MAX_CARD_IMAGES = 4
@@ -111,7 +112,7 @@ class CareView:
                 choices["weight"] = weight
             card = self.service.set_triggers(entry["path"], **choices)
         except Exception as exc:
-            return f"**Not saved:** {self.ctx.error_text(exc)}", gr.update()
+            return f"**Not saved:** {md(self.ctx.error_text(exc))}", gr.update()
         note = f" ({card['json_message']})" if card.get("json_status") == "error" else ""
         return "Saved: trigger words and weight (also in the A1111 .json)." + note, card_html(card)
 
@@ -126,8 +127,8 @@ class CareView:
         try:
             result = self.service.rename_file(entry["path"], new_name)
         except Exception as exc:
-            return (f"**Not renamed:** {self.ctx.error_text(exc)}", gr.update(), gr.update(), gr.update(), gr.update())
-        return self._after(f"Renamed to {os.path.basename(result['path'])} ({result['message']}).", query)
+            return (f"**Not renamed:** {md(self.ctx.error_text(exc))}", gr.update(), gr.update(), gr.update(), gr.update())
+        return self._after(f"Renamed to {md(os.path.basename(result['path']))} ({md(result['message'])}).", query)
 
     def move(self, label, subfolder, query):
         entry = self._entry(label)
@@ -136,8 +137,8 @@ class CareView:
         try:
             result = self.service.move_file(entry["path"], subfolder or ".")
         except Exception as exc:
-            return (f"**Not moved:** {self.ctx.error_text(exc)}", gr.update(), gr.update(), gr.update(), gr.update())
-        return self._after(f"Moved to {result['path']} ({result['message']}).", query)
+            return (f"**Not moved:** {md(self.ctx.error_text(exc))}", gr.update(), gr.update(), gr.update(), gr.update())
+        return self._after(f"Moved to {md(result['path'])} ({md(result['message'])}).", query)
 
     def ask_delete(self, label):
         """-> confirmation text, confirm button (shown)."""
@@ -147,9 +148,9 @@ class CareView:
         try:
             info = self.service.bundle_info(entry["path"])
         except Exception as exc:
-            return f"**Cannot delete:** {self.ctx.error_text(exc)}", gr.update(visible=False)
-        along = ", ".join(info["sidecars"]) or "no sidecars"
-        return (f"Move **{info['name']}** to civkit's trash, together with: {along}? "
+            return f"**Cannot delete:** {md(self.ctx.error_text(exc))}", gr.update(visible=False)
+        along = md(", ".join(info["sidecars"])) or "no sidecars"
+        return (f"Move **{md(info['name'])}** to civkit's trash, together with: {along}? "
                 "Click “Yes, move to the trash” to confirm."), gr.update(visible=True)
 
     def delete(self, label, query):
@@ -159,9 +160,9 @@ class CareView:
         try:
             result = self.service.delete_file(entry["path"])
         except Exception as exc:
-            return (f"**Not deleted:** {self.ctx.error_text(exc)}", gr.update(), gr.update(), gr.update(), gr.update(),
+            return (f"**Not deleted:** {md(self.ctx.error_text(exc))}", gr.update(), gr.update(), gr.update(), gr.update(),
                     gr.update(visible=False))
-        text = result["message"]
+        text = md(result["message"])
         done = self._after(f"{text[:1].upper()}{text[1:]}. Restore it below with its id.", query)
         return (*done, gr.update(visible=False))
 
@@ -169,8 +170,8 @@ class CareView:
         try:
             result = self.service.restore_trash(str(item_id or "").strip())
         except Exception as exc:
-            return (f"**Not restored:** {self.ctx.error_text(exc)}", gr.update(), gr.update(), gr.update(), gr.update())
-        return self._after(f"Restored {result['path']}.", query)
+            return (f"**Not restored:** {md(self.ctx.error_text(exc))}", gr.update(), gr.update(), gr.update(), gr.update())
+        return self._after(f"Restored {md(result['path'])}.", query)
 
     def build(self, picker, query, table, status) -> None:
         gr.Markdown("### Card and care")

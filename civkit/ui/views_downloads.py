@@ -52,7 +52,7 @@ class DownloadsView:
         try:
             ok = getattr(self.service, f"{action}_download")(task_id)
         except Exception as exc:  # the person sees why, not a bare gradio "Error"
-            return f"**Problem:** {self.ctx.error_text(exc)}"
+            return self.ctx.problem(exc)
         if action == "cancel":
             return f"Cancelling download #{task_id}." if ok else f"Download #{task_id} has already finished."
         return f"Download #{task_id} is queued again." if ok else (

@@ -57,7 +57,7 @@ class LibraryView:
         more = (f" Showing the first {shown:,}; type in Filter to narrow the list."
                 if shown < matched else "")
         if query:
-            return f"{matched:,} of {_files(total)} match “{query}”.{more}"
+            return f"{matched:,} of {_files(total)} match “{cards.md(query)}”.{more}"
         linked = counts.get("linked", 0)
         return f"Library: {_files(total)}, {linked:,} linked to Civitai.{more}"
 
@@ -73,7 +73,7 @@ class LibraryView:
                 yield gr.update(), gr.update(), text
         table, picker, summary = self.show(query)
         if job.error is not None:
-            yield table, picker, f"Scan stopped: {self.ctx.error_text(job.error)}"
+            yield table, picker, f"Scan stopped: {cards.md(self.ctx.error_text(job.error))}"
             return
         yield table, picker, _scan_summary(job.result) + " " + summary
 
@@ -94,8 +94,8 @@ class LibraryView:
             return "This file is no longer in the library; scan again.", ""
         try:
             words = list(self.service.trigger_words(entry["path"]))
-        except Exception as exc:  # shown, not raised
-            return f"**Problem:** {self.ctx.error_text(exc)}", ""
+        except Exception as exc:  # shown, not raised: into gr.HTML, so HTML-escaped
+            return f"**Problem:** {cards.esc(self.ctx.error_text(exc))}", ""
         return cards.words_html(words), prompt_text(entry, words)
 
     def _find(self, label: str):
@@ -154,9 +154,9 @@ def _scan_summary(report) -> str:
     errors = report.get("errors") or []
     if errors:
         first = errors[0]
-        text += f" {len(errors)} could not be read (first: {first.get('path')}: {first.get('message')})."
+        text += f" {len(errors)} could not be read (first: {cards.md(first.get('path'))}: {cards.md(first.get('message'))})."
     if report.get("lookup_error"):
-        text += f" Civitai could not be asked: {report['lookup_error']}"
+        text += f" Civitai could not be asked: {cards.md(report['lookup_error'])}"
     if report.get("update_error"):
-        text += f" Updates unknown: {report['update_error']}"
+        text += f" Updates unknown: {cards.md(report['update_error'])}"
     return text

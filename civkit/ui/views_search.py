@@ -6,6 +6,7 @@ from typing import Optional
 
 import gradio as gr
 
+from ..refs import TOKEN_REMOVED, clean_ref_text
 from ..summaries import hidden_note
 from . import cards
 from .compat import event_kw
@@ -66,7 +67,7 @@ class SearchView:
         try:
             page = self._query(query, mtype, base, sort, period, nsfw)
         except Exception as exc:  # shown to the person instead of gradio's bare "Error"
-            return self._results([], None, f"**Problem:** {self.ctx.error_text(exc)}")
+            return self._results([], None, self.ctx.problem(exc))
         items = list(page.get("items") or [])
         cursor = page.get("next_cursor")
         more = " More are available." if cursor else ""
@@ -80,7 +81,7 @@ class SearchView:
         try:
             page = self._query(query, mtype, base, sort, period, nsfw, cursor=cursor)
         except Exception as exc:
-            return self._results(items, cursor, f"**Problem:** {self.ctx.error_text(exc)}")
+            return self._results(items, cursor, self.ctx.problem(exc))
         seen = {i.get("id") for i in items}
         items += [i for i in page.get("items") or [] if i.get("id") not in seen]
         cursor = page.get("next_cursor")
@@ -127,7 +128,10 @@ class SearchView:
     def open_ref(self, ref):
         """The Open button (also what a click on a result card presses): the details, and the
         result picker emptied, so picking the result it showed before opens that one again."""
+        ref, had_token = clean_ref_text(ref or "")  # never kept in the page or a task (issue 13 item 12)
         out = self.open_details(None, ref)
+        if had_token and out[4] == "":
+            out = (*out[:4], TOKEN_REMOVED, *out[5:])
         return (*out, gr.update() if not isinstance(out[4], str) else gr.update(value=None))
 
     def open_model(self, picked, ref=None):
@@ -143,7 +147,7 @@ class SearchView:
             model = self.service.model_details(text)
         except Exception as exc:
             return (cards.details_html({}, None), gr.update(choices=[], value=None),
-                    gr.update(choices=[], value=None), None, f"**Problem:** {self.ctx.error_text(exc)}")
+                    gr.update(choices=[], value=None), None, self.ctx.problem(exc))
         version = self._version(model, model.get("selected_version_id"))
         versions = [cards.version_label(v) for v in model.get("versions") or []]
         return (
@@ -197,7 +201,7 @@ class SearchView:
                 with_config=bool(with_config) and self._has_companion(version, "Config"),
             )
         except Exception as exc:
-            yield f"**Problem:** {self.ctx.error_text(exc)}"
+            yield self.ctx.problem(exc)
             return
         yield from self.watch_task(task_id)
 
@@ -208,7 +212,7 @@ class SearchView:
             try:
                 task = self.service.wait_download(task_id, POLL_SECONDS)
             except Exception as exc:  # e.g. the task was cleared from the list meanwhile
-                yield f"**Problem:** {self.ctx.error_text(exc)}"
+                yield self.ctx.problem(exc)
                 return
             text = task_status_text(task)
             if text != last:
@@ -275,19 +279,21 @@ class SearchView:
 
 
 def task_status_text(task: dict) -> str:
-    """A download's state in plain words, for the status line under the Download button."""
+    """A download's state in plain words, for the status line under the Download button (Markdown:
+    every name, word, path and message is escaped)."""
+    md = cards.md
     state = task.get("state")
-    name = task.get("model_name") or task.get("ref") or "the model"
+    name = md(task.get("model_name") or task.get("ref") or "the model")
     if state == "done":
-        words = ", ".join(task.get("trained_words") or [])
+        words = md(", ".join(task.get("trained_words") or []))
         extra = f" Trigger words: {words}." if words else ""
-        also = "".join(f" Its {'VAE' if c.get('kind') == 'vae' else 'config'}: `{c.get('path')}`."
+        also = "".join(f" Its {'VAE' if c.get('kind') == 'vae' else 'config'}: {cards.md_code(c.get('path'))}."
                        for c in task.get("companions") or [])
-        return f"**Done.** Downloaded {name} to `{task.get('path')}`.{also}{extra}"
+        return f"**Done.** Downloaded {name} to {cards.md_code(task.get('path'))}.{also}{extra}"
     if state == "skipped":
-        return f"**Done.** {name} is already in your library: `{task.get('path') or ''}`."
+        return f"**Done.** {name} is already in your library: {cards.md_code(task.get('path') or '')}."
     if state == "failed":
-        return f"**Download failed:** {cards.ui_words(task.get('message') or 'no reason given')}"
+        return f"**Download failed:** {md(cards.ui_words(task.get('message') or 'no reason given'))}"
     if state == "cancelled":
         return f"Download of {name} cancelled."
     total, done = task.get("total") or 0, task.get("bytes") or 0

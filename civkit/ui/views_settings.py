@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from . import cards
 from .context import UiContext
 
 
@@ -30,7 +31,7 @@ class SettingsView:
         try:
             self.service.set_api_key(key)
         except Exception as exc:  # the person reads why; the key itself is never echoed
-            return "", f"**Problem:** {self.ctx.error_text(exc)}"
+            return "", self.ctx.problem(exc)
         return "", "Saved. " + self.key_status()
 
     def forget_key(self):
@@ -42,7 +43,7 @@ class SettingsView:
             self.service.update_settings(nsfw_previews=bool(nsfw_previews), write_sidecars=bool(write_sidecars),
                                          subfolder_template=subfolder_template or "")
         except Exception as exc:
-            return f"**Problem:** {self.ctx.error_text(exc)}"
+            return self.ctx.problem(exc)
         return "Settings saved."
 
     def build(self) -> None:
@@ -71,5 +72,5 @@ class SettingsView:
         saved = gr.Markdown("")
         apply.click(self.save_settings, inputs=[nsfw, sidecars, template], outputs=[saved])
         folders = self.service.folders()
-        lines = [f"- **{k}**: `{', '.join(v)}`" for k, v in sorted(folders.items())]
+        lines = [f"- **{cards.md(k)}**: {cards.md_code(', '.join(v))}" for k, v in sorted(folders.items())]
         gr.Markdown("#### Model folders\n" + ("\n".join(lines) if lines else "No folders."))

@@ -8,6 +8,7 @@
 import { api } from "../../scripts/api.js";
 import { app } from "../../scripts/app.js";
 import { CivkitPanel } from "./lib/panel.js";
+import { guardRefWidget } from "./lib/refs.js";
 import { checkLoadedWorkflow } from "./lib/resources.js";
 import { recordModels } from "./lib/workflow.js";
 
@@ -60,5 +61,11 @@ app.registerExtension({
     api.addEventListener("civkit.scan", (e) => panel.onScan(e.detail));
     api.addEventListener("civkit.refresh", () => refreshNodeDefinitions());
     api.addEventListener("executed", (e) => recordModels(app, e.detail));
+  },
+  // civkit's loaders: a token pasted into civitai_ref is dropped before it can be saved anywhere
+  nodeCreated(node) {
+    if (String(node?.comfyClass || "").startsWith("Civkit")) {
+      guardRefWidget(node, (message) => toast("warn", "Token removed from the link", message));
+    }
   },
 });

@@ -27,9 +27,11 @@ export class CivkitClient {
 
   async request(path, { method = "GET", body, query } = {}) {
     const init = { method };
-    if (body !== undefined) {
+    // civkit's routes take changes only as JSON (a hostile page cannot send that without the
+    // browser asking first), so every non-GET request carries a JSON body, {} when it has none.
+    if (body !== undefined || method !== "GET") {
       init.headers = { "Content-Type": "application/json" };
-      init.body = JSON.stringify(body);
+      init.body = JSON.stringify(body === undefined ? {} : body);
     }
     let response;
     try {

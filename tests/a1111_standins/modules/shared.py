@@ -7,7 +7,8 @@ FOLDER_FLAGS = ("ckpt_dir", "vae_dir", "lora_dir", "lyco_dir_backcompat", "embed
 
 
 def fresh_cmd_opts(**values):
-    ns = argparse.Namespace(api=False, api_auth=None, skip_install=False, data_dir=None, models_dir=None,
+    ns = argparse.Namespace(api=False, api_auth=None, gradio_auth=None, gradio_auth_path=None, skip_install=False,
+                            data_dir=None, models_dir=None,
                             **{flag: None for flag in FOLDER_FLAGS})
     for key, value in values.items():
         setattr(ns, key, value)
