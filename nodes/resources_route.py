@@ -5,28 +5,18 @@ Body (JSON): exactly one of ``{"workflow": {...}}`` (UI format), ``{"prompt": {.
 Or ``multipart/form-data`` with an ``image`` file (PNG/JPEG/WebP, at most 64 MiB).
 Answers ``{source, kind, needs: [...], summary, infotext, notes}`` (see ``CivkitService.resources``).
 The route reads and looks up only; downloads go through ``POST /civkit/downloads`` like any other,
-so the same checks apply to them. Cross-site requests are refused (HOSTS.md §1.5).
+so the same checks apply to them. Cross-site requests are refused by the route wrapper (HOSTS.md §1.5).
 """
 
 from __future__ import annotations
+
+import functools
 
 from .validate import RequestRefused
 
 MAX_IMAGE = 64 * 1024 * 1024
 MAX_TEXT = 1024 * 1024
 FIELDS = frozenset({"workflow", "prompt", "url", "text", "accept_guesses"})
-
-
-def check_same_site(request) -> None:
-    site = request.headers.get("Sec-Fetch-Site", "")
-    if site and site not in ("same-origin", "none"):
-        raise RequestRefused("civkit refuses requests from other sites.", 403)
-    origin = request.headers.get("Origin")
-    if origin and origin != "null":
-        from urllib.parse import urlsplit
-
-        if urlsplit(origin).netloc.lower() != (request.host or "").lower():
-            raise RequestRefused("civkit refuses requests from other sites.", 403)
 
 
 def resources_request(body: dict, api_base: str) -> dict:
@@ -80,10 +70,11 @@ async def read_upload(request) -> tuple[bytes, str]:
 def register(routes, handler, in_thread, json_body) -> None:
     from aiohttp import web
 
+    # An image comes as a multipart upload: the route wrapper's Origin / Sec-Fetch-Site / Host checks
+    # still refuse other sites' pages (nodes/validate.check_browser_request).
     @routes.post("/civkit/resources")
-    @handler
+    @functools.partial(handler, allowed_types=("application/json", "multipart/form-data"))
     async def resources(request, svc):
-        check_same_site(request)
         if request.content_type == "multipart/form-data":
             data, name = await read_upload(request)
             result = await in_thread(svc.resources, data=data, label=name)

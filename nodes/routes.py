@@ -164,13 +164,14 @@ def register_routes(routes, service) -> ScanRunner:
     get_service = service if callable(service) and not hasattr(service, "search") else (lambda: service)
     scans = ScanRunner(get_service)
 
-    def handler(func):
+    def handler(func, *, allowed_types=("application/json",)):
         @functools.wraps(func)
         async def wrapped(request):
             svc = None
             try:
                 # before anything is read or built: a hostile page's request gets nowhere (item 9)
-                check_browser_request(request.method, request.headers, request.content_type, _local_host(request))
+                check_browser_request(request.method, request.headers, request.content_type, _local_host(request),
+                                      allowed_types=allowed_types)
                 svc = get_service()
                 return await func(request, svc)
             except web.HTTPException:

@@ -58,7 +58,8 @@ def _host_port(netloc: str, scheme: str = "http"):
         return None
 
 
-def check_browser_request(method: str, headers, content_type: str = "", local_host=None) -> None:
+def check_browser_request(method: str, headers, content_type: str = "", local_host=None, *,
+                          allowed_types=("application/json",)) -> None:
     """Refuse a request that changes something unless it comes from ComfyUI's own page.
 
     ``headers``: the request's (case-insensitive) headers; ``content_type``: its media type without
@@ -70,6 +71,9 @@ def check_browser_request(method: str, headers, content_type: str = "", local_ho
       page (its Origin and Host agree, both naming the attacker's domain).
     * Anything but ``application/json`` -> 415: a cross-site form or ``no-cors`` fetch can only send
       ``text/plain``, form or multipart bodies without asking the browser's permission first.
+      A route that takes an upload allows ``multipart/form-data`` too (``allowed_types``); it then
+      rests on the Origin / Sec-Fetch-Site / Host checks above, which a browser always lets us make:
+      Chromium and Firefox send ``Origin`` with every POST.
 
     Requests without these headers (scripts, curl) are not browser pages and pass.
     """
@@ -92,7 +96,7 @@ def check_browser_request(method: str, headers, content_type: str = "", local_ho
         if named is None or not _is_loopback_name(named[0]):
             raise RequestRefused(CROSS_SITE.format(
                 why=f"Host: {host[:60]} on a ComfyUI that only listens on this computer; DNS rebinding?"), 403)
-    if (content_type or "").split(";")[0].strip().lower() != "application/json":
+    if (content_type or "").split(";")[0].strip().lower() not in allowed_types:
         raise RequestRefused(NOT_JSON, 415)
 
 

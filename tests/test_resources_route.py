@@ -100,8 +100,14 @@ async def test_refusals(civkit):
                                     headers={"Content-Type": "text/plain"})
     assert resp.status == 415
     status, body = await post(civkit, {"text": "x"}, headers={"Origin": "https://evil.example"})
-    assert status == 403 and "other sites" in body["error"]
+    assert status == 403 and "another web site" in body["error"]
     form = aiohttp.FormData()
     form.add_field("image", b"not an image", filename="x.png")
     resp = await civkit.client.post("/api/civkit/resources", data=form)
     assert resp.status == 400 and "not a PNG" in (await resp.json())["error"]
+    # an upload is a "simple" request any page can send: another site's is refused before it is read
+    hostile = aiohttp.FormData()
+    hostile.add_field("image", b"\x89PNG\r\n\x1a\n", filename="x.png")
+    resp = await civkit.client.post("/api/civkit/resources", data=hostile,
+                                    headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+    assert resp.status == 403 and "another web site" in (await resp.json())["error"]
