@@ -67,6 +67,7 @@ class Task:
         self.samples: deque = deque()  # (monotonic time, bytes) for the speed
         self.last_event = 0.0
         self.result: Any = None
+        self.exception: Optional[BaseException] = None  # why the last attempt failed (for batch retries)
 
     def speed(self) -> float:
         if len(self.samples) < 2:
@@ -183,6 +184,12 @@ class DownloadQueue:
             task = self._tasks.get(task_id)
             return task.result if task else None
 
+    def exception(self, task_id: str) -> Optional[BaseException]:
+        """The exception that failed the task's last attempt (None unless it ended "failed")."""
+        with self._lock:
+            task = self._tasks.get(task_id)
+            return task.exception if task is not None and task.state == "failed" else None
+
     def cancel(self, task_id: str) -> bool:
         """Cancel a queued or running task; False when it is unknown or already finished."""
         with self._lock:
@@ -298,6 +305,7 @@ class DownloadQueue:
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
             if not getattr(exc, "message", None):
                 log.warning("download task %s failed unexpectedly", task.id, exc_info=True)
+            task.exception = exc
             self._finish(task, "failed", message, error=message)
         else:
             self._complete(task, result)

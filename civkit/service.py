@@ -34,6 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 from .config import Config, check_connections, normalise_api_base, save_api_key, save_settings
 from .events import EventBus
 from .resources.part import Resources
+from .service_batches import EVENT_BATCH, Batches
 from .service_care import LibraryCare
 from .service_downloads import EVENT_DOWNLOAD, Downloads
 from .service_errors import ServiceError, error_message, error_status
@@ -43,7 +44,8 @@ from .versions import VersionResolver
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CivkitService", "ServiceError", "error_message", "error_status", "EVENT_DOWNLOAD", "EVENT_SCAN"]
+__all__ = ["CivkitService", "ServiceError", "error_message", "error_status", "EVENT_DOWNLOAD", "EVENT_SCAN",
+           "EVENT_BATCH"]
 
 SETTINGS = ("api_base", "nsfw_previews", "write_sidecars", "subfolder_template", "connections")
 _MAX_EMPTY_PAGES = 3  # strict SFW can empty a page; look a little further before giving up
@@ -78,6 +80,8 @@ class CivkitService:
                                  self._library, self._versions)
         self._resources = Resources(host, self._current_client, self._current_index, self._downloads,
                                     get_config=self._current_config)
+        self._batches = Batches(self._current_client, self._current_index, self._current_config, self._events,
+                                self._downloads, self._library, self._versions)
 
     def __repr__(self) -> str:
         key = "set" if self._config.api_key else "not set"
@@ -117,6 +121,7 @@ class CivkitService:
 
     def close(self) -> None:
         """Stop the download workers (running downloads are cancelled) and close the index."""
+        self._batches.close()
         self._downloads.close()
         with self._lock:
             index, self._index = self._index, None
@@ -285,9 +290,9 @@ class CivkitService:
     # ------------------------------------------------------------------ forwarded to the parts
     # Downloads (service_downloads.py): the queue, where files go, what follows a download.
     def start_download(self, ref: str, *, file_id=None, folder_key: Optional[str] = None, with_vae=False,
-                       with_config=False, **choices) -> str:
+                       with_config=False, beside: Optional[str] = None, **choices) -> str:
         return self._downloads.start_download(ref, file_id=file_id, folder_key=folder_key, with_vae=with_vae,
-                                              with_config=with_config, **choices)
+                                              with_config=with_config, beside=beside, **choices)
 
     def downloads(self) -> list:
         return self._downloads.downloads()
@@ -300,6 +305,9 @@ class CivkitService:
 
     def retry_download(self, task_id) -> bool:
         return self._downloads.retry_download(task_id)
+
+    def download_failure(self, task_id):
+        return self._downloads.failure(task_id)
 
     def clear_download(self, task_id) -> bool:
         return self._downloads.clear_download(task_id)
@@ -398,3 +406,22 @@ class CivkitService:
     def download_resources(self, items) -> list:
         """Queue the files of resolved needs (rows of ``resources()``: version_id, file_id, folder_key)."""
         return self._resources.start_items(items)
+
+    # Batches (service_batches.py): many files at once, a plan first.
+    def plan_batch(self, kind: str, **options) -> dict:
+        return self._batches.plan_batch(kind, **options)
+
+    def start_batch(self, plan_id: str, *, only=None, replace: bool = False) -> dict:
+        return self._batches.start_batch(plan_id, only=only, replace=replace)
+
+    def batch_runner(self, plan_id: str, **options):
+        return self._batches.batch_runner(plan_id, **options)
+
+    def batch(self, batch_id: str) -> dict:
+        return self._batches.batch(batch_id)
+
+    def batches(self) -> list:
+        return self._batches.batches()
+
+    def cancel_batch(self, batch_id: str) -> bool:
+        return self._batches.cancel_batch(batch_id)

@@ -41,6 +41,7 @@ class DownloadRequest:
     folder_key: Optional[str] = None
     choices: dict = field(default_factory=dict)
     companions: tuple = ()  # "vae", "config": downloaded after the main file, in the same task
+    folder: Optional[Path] = None  # the folder of a library file (``beside=``), checked to be inside the roots
 
 
 class Downloads:
@@ -90,9 +91,11 @@ class Downloads:
 
     # ------------------------------------------------------------------ public API
     def start_download(self, ref: str, *, file_id=None, folder_key: Optional[str] = None, with_vae=False,
-                       with_config=False, **choices) -> str:
+                       with_config=False, beside: Optional[str] = None, **choices) -> str:
         """Queue a download; returns the task id. Bad input raises ServiceError / RefError at once.
 
+        ``beside``: a model file inside the host's roots (as the library resolves it); the download
+        goes into that file's folder (an update lands next to the version it updates).
         ``with_vae`` / ``with_config``: also download the version's VAE / Config file in the same
         task, after the main file (see ``service_companions.py``); the snapshot's ``companions``
         lists them once the task has finished."""
@@ -117,8 +120,9 @@ class Downloads:
         clean["on_conflict"] = on_conflict
         if parsed.format and "format" not in clean:
             clean["format"] = parsed.format
+        folder = Path(self._library.resolve_model_path(beside)).parent if beside else None
         request = DownloadRequest(ref=str(ref).strip(), file_id=file_id, folder_key=folder_key or None,
-                                  choices=clean, companions=wanted_companions(with_vae, with_config))
+                                  choices=clean, companions=wanted_companions(with_vae, with_config), folder=folder)
         return self.queue.submit(request, ref=request.ref)
 
     def downloads(self) -> list:
@@ -135,6 +139,10 @@ class Downloads:
     def cancel_download(self, task_id) -> bool:
         """Cancel a queued or running download (its .part is kept for a resume)."""
         return bool(self.queue.cancel(str(task_id)))
+
+    def failure(self, task_id) -> Optional[BaseException]:
+        """The exception that failed a task (None unless it ended "failed"): batches retry 429s."""
+        return self.queue.exception(str(task_id))
 
     def retry_download(self, task_id) -> bool:
         """Queue a failed or cancelled download again; a cancelled one resumes from its .part."""

@@ -66,6 +66,8 @@ class Placement:
         from .folders import OTHER_KEY, canonical_type, join_inside, render_subfolder, safe_component
 
         mtype = canonical_type(version.model_type)
+        if folder_key == "request" and getattr(request, "folder", None) is not None:
+            return Path(request.folder)  # beside a library file: its folder, as it is
         folder_key = request.folder_key if folder_key == "request" else folder_key
         if folder_key:
             base = self.folder_for_key(folder_key)

@@ -248,7 +248,7 @@ class CivitaiClient:
 
     def search_models_page(self, query=None, *, types=(), base_models=(), sort=None, period=None, tag=None,
                            username=None, nsfw=False, limit=20, cursor=None, page=None, ids=None,
-                           primary_file_only=False) -> Page:
+                           primary_file_only=False, favorites=False) -> Page:
         """One page of ``GET /models``. ``next_cursor`` feeds the ``cursor`` of the next call."""
         params: list[tuple[str, Any]] = []
         if query:
@@ -262,6 +262,8 @@ class CivitaiClient:
             params.append(("nsfw", "true"))
         if primary_file_only:
             params.append(("primaryFileOnly", "true"))
+        if favorites:  # the key's account's bookmarked models; 401 without a key
+            params.append(("favorites", "true"))
         if ids:
             params.append(("ids", ",".join(str(int(i)) for i in ids)))
         params.append(("limit", int(limit)))

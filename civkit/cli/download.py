@@ -19,6 +19,7 @@ from ..download import CONFLICT_MODES
 from ..folders import LAYOUTS
 from ..refs import TOKEN_REMOVED, clean_ref_text
 from ..sizes import human_size
+from .batch import add_batch_options, batch_client, run_plan
 from .main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
 
 FINAL = ("done", "skipped", "failed", "cancelled")
@@ -31,7 +32,7 @@ def register(subparsers) -> None:
         "download", help="download models from Civitai, verified, into the right folder",
         description="Download Civitai models (page URLs, AIR URNs, model@version, or ids) into the right model "
                     "folder, verified against Civitai's SHA256. Interrupted downloads resume.")
-    p.add_argument("refs", nargs="+", metavar="REF", help="a Civitai URL, AIR, MODEL@VERSION, or an id")
+    p.add_argument("refs", nargs="*", metavar="REF", help="a Civitai URL, AIR, MODEL@VERSION, or an id")
     where = p.add_argument_group("where to save")
     where.add_argument("--models-dir", metavar="DIR", help="the models folder (default ./models if it exists)")
     where.add_argument("--layout", choices=LAYOUTS, help="folder layout (guessed from the models folder)")
@@ -49,6 +50,19 @@ def register(subparsers) -> None:
     which.add_argument("--with-config", action="store_true",
                        help="also download the checkpoint's config yaml (WebUI: saved as <checkpoint>.yaml "
                             "beside it; ComfyUI: the configs folder)")
+    many = p.add_argument_group("many files at once (a plan is printed first)")
+    many.add_argument("--all-files", action="store_true",
+                      help="every file of each version (Training Data only with --include-training-data)")
+    many.add_argument("--all-versions", action="store_true", help="every version of each model, newest first")
+    many.add_argument("--favorites", action="store_true",
+                      help="the models bookmarked by the account of your API key")
+    many.add_argument("--creator", metavar="USERNAME", help="the models of a Civitai creator")
+    many.add_argument("--type", dest="types", action="append", metavar="T",
+                      help="with --favorites/--creator: only this model type (LORA, Checkpoint, ...; repeatable)")
+    many.add_argument("--base-model", dest="base_models", action="append", metavar="B",
+                      help="with --favorites/--creator: only this base model (SDXL 1.0, Pony, ...; repeatable)")
+    many.add_argument("--limit", type=int, metavar="N", help="with --creator: at most N models")
+    add_batch_options(many)
     p.add_argument("--no-sidecars", action="store_true", help="write no .civitai.info/.json sidecars or previews")
     p.add_argument("--connections", type=_connections, metavar="N",
                    help=f"connections per large download (default: the 'connections' setting, {DEFAULT_CONNECTIONS}; "
@@ -149,10 +163,40 @@ def _report(snap: dict, as_json: bool) -> None:
         print(f"  warning: {warning}", file=sys.stderr)
 
 
+def _is_batch(args) -> bool:
+    return bool(args.all_files or args.all_versions or args.favorites or args.creator or args.dry_run)
+
+
+def _check_batch_args(args) -> str:
+    """Which batch this is; UsageError for combinations that make no sense."""
+    sources = [name for name, on in (("REF", bool(args.refs)), ("--favorites", args.favorites),
+                                     ("--creator", bool(args.creator))) if on]
+    if not sources:
+        raise UsageError("Name what to download: REF..., --favorites or --creator USERNAME.")
+    if len(sources) > 1:
+        raise UsageError(f"Use one of {' / '.join(sources)} at a time.")
+    if (args.types or args.base_models) and not (args.favorites or args.creator):
+        raise UsageError("--type and --base-model filter --favorites or --creator; for REF... leave them out.")
+    if args.limit is not None and not args.creator:
+        raise UsageError("--limit goes with --creator.")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1.")
+    if args.with_vae or args.with_config:
+        raise UsageError("--with-vae/--with-config download one checkpoint's companions; with --all-files "
+                         "every file of the version is planned anyway.")
+    if args.file_id is not None and (args.all_files or args.all_versions):
+        raise UsageError("--file-id names one file; leave out --all-files/--all-versions.")
+    return "favorites" if args.favorites else "creator" if args.creator else "refs"
+
+
 def handle(args, ctx) -> int:
     from ..refs import RefError
     from ..service import CivkitService, ServiceError
 
+    if _is_batch(args):
+        return _handle_batch(args, ctx)
+    if not args.refs:
+        raise UsageError("Name what to download: REF..., --favorites or --creator USERNAME.")
     host = _host(args)
     if host.target is None and host.layout_note:
         print(f"civkit: {host.layout_note}", file=sys.stderr)
@@ -194,6 +238,38 @@ def handle(args, ctx) -> int:
         bars.close()
         service.close()
     return code
+
+
+def _handle_batch(args, ctx) -> int:
+    from ..refs import RefError
+    from ..service import CivkitService, ServiceError
+
+    kind = _check_batch_args(args)
+    host = _host(args)
+    config = ctx.config
+    if args.no_sidecars:
+        config = config.with_changes(write_sidecars=False)
+    if args.to:
+        config = config.with_changes(subfolder_template="")
+    service = CivkitService(config, host, client=batch_client(ctx, args.rate), workers=1)
+    try:
+        try:
+            plan = service.plan_batch(kind, refs=args.refs, all_files=args.all_files,
+                                      all_versions=args.all_versions,
+                                      include_training_data=args.include_training_data, types=args.types or (),
+                                      base_models=args.base_models or (), username=args.creator,
+                                      limit=args.limit, allow_unsafe=args.allow_unsafe, format=args.format,
+                                      size=args.size, fp=args.fp, file_id=args.file_id)
+        except RefError as exc:
+            raise UsageError(getattr(exc, "message", None) or str(exc)) from None
+        except ServiceError as exc:
+            if exc.http_status == 400:
+                raise UsageError(exc.message) from None
+            print(f"civkit: {exc.message}", file=sys.stderr)
+            return EXIT_FAILURE
+        return run_plan(service, plan, args, ctx)
+    finally:
+        service.close()
 
 
 def _wait(service, task_id) -> dict:

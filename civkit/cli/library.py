@@ -61,11 +61,20 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_triggers)
 
     p = subparsers.add_parser(
-        "updates", help="list linked models that have a newer version on Civitai",
+        "updates", help="list (or download) newer versions of the linked models",
         description="Scan DIR (cheap when nothing changed), then ask Civitai, 100 models per request, "
-                    "whether a newer version of each linked model was published.",
+                    "whether a newer version of each linked model was published. With --download, fetch "
+                    "the newest version's file that matches the old file's format, size and fp, beside it.",
     )
-    p.add_argument("dirs", nargs="+", metavar="DIR")
+    p.add_argument("dirs", nargs="*", metavar="DIR", help="folders to check (default: --models-dir or ./models)")
+    p.add_argument("--models-dir", metavar="DIR", help="the models folder (default: the first DIR, or ./models)")
+    p.add_argument("--download", action="store_true", help="download the updates (a plan is printed first)")
+    p.add_argument("--replace", action="store_true",
+                   help="with --download: once the new file is verified, move the old one and its sidecars "
+                        "to civkit's trash")
+    from .batch import add_batch_options
+
+    add_batch_options(p)
     _json_option(p)
     p.set_defaults(func=cmd_updates)
 
@@ -274,9 +283,26 @@ def _trigger_choices(args, ctx, path: str) -> int:
     return EXIT_OK
 
 
+def _update_dirs(args) -> list:
+    if args.dirs:
+        return _check_dirs(args.dirs)
+    if args.models_dir:
+        return _check_dirs([args.models_dir])
+    if os.path.isdir("models"):
+        return ["models"]
+    raise UsageError("Give the folders that hold your models (civkit updates DIR...), or --models-dir DIR. "
+                     "(./models does not exist here.)")
+
+
 def cmd_updates(args, ctx) -> int:
     ctx.json = _wants_json(args, ctx)
-    dirs = _check_dirs(args.dirs)
+    dirs = _update_dirs(args)
+    if args.replace and not args.download:
+        raise UsageError("--replace goes with --download (it retires the old file once the new one is verified).")
+    if args.download or args.dry_run:
+        from .batch import download_updates
+
+        return download_updates(dirs, args, ctx)
     index = _open_index(ctx)
     if index is None:
         return EXIT_FAILURE

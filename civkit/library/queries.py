@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ class UpdateInfo:
     latest_version_name: str
     latest_published_at: Optional[str]
     latest_base_model: Optional[str]
+    model: Any = field(default=None, repr=False, compare=False)  # the Model record (for batch plans)
 
     def to_json(self) -> dict:
         return {
@@ -75,7 +76,7 @@ def find_updates(entries, client) -> list:
             key=lambda c: (order.get(c.version_id, len(order)), c.path),
         )
         updates.append(UpdateInfo(model.id, model.name, model.type, copies, latest.id, latest.name,
-                                  latest.published_at, latest.base_model))
+                                  latest.published_at, latest.base_model, model))
     return sorted(updates, key=lambda u: u.model_name.lower())
 
 

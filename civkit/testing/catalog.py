@@ -35,6 +35,10 @@ Demo catalog (model id / version ids [file ids]; ids are stable, tests may refer
   124 Spicy Anime Mix      Checkpoint Illustrious, nsfwLevel 31, images 1/4/8. Hidden by the test user.
   125 Pending Review LoRA  LORA, nsfwLevel 0: /model-versions/1250 is 404, by-hash finds it [12500]
 Images 7901..7904: generation metadata naming catalog models, see ``demo_images.py``.
+Opt-in with ``catalog.add_batch_models()`` (kept out of the demo listings):
+  126 Pixel Art Kit        LORA SDXL 1.0, creator aquarelle; several versions with several files each:
+      1261 v2.0 (newest): fp16 pruned primary [12610], fp32 full [12611], Training Data zip [12612];
+      1260 v1.0: fp16 pruned primary [12600], fp32 full [12601]
 Creators: inkbrush, pixelfox, aquarelle, forgemaster, nightowl, toolsmith. Test key user: "tester".
 Filler models (``extra_models=N``): ids 200001.., versions 300001.., files 400001.. (one shared file).
 ``add_file_model``/``add_large_file_model`` allocate ids from 500001 (model), 600001 (version), 700001 (file).
@@ -186,6 +190,15 @@ class Catalog:
                 self.files.update(files)
         with self._lock:
             self._hash_index = None
+
+    def add_batch_models(self) -> list:
+        """Publish ``demo_data.BATCH_MODELS`` (model 126: two versions with several files each) once."""
+        added = []
+        for spec in D.BATCH_MODELS:
+            if self.model(spec["id"]) is None:
+                model, files = _build_model(self, spec)
+                added.append(self.add_model(model, files))
+        return added
 
     def mark(self) -> tuple:
         """A restore point: ``restore(mark)`` drops every model, file and image added since."""

@@ -174,4 +174,25 @@ MODELS = [
     ], description="<p>Not rated yet: found only by hash.</p>", stats=(0, 10, 0, 0, 0), nsfw_level=0),
 ]
 
+# Opt-in (``Catalog.add_batch_models()``, the emulator's --batch-models): a model whose versions each have
+# several files, for "all files" / "all versions" batches. Kept out of MODELS so the demo listings stay put.
+BATCH_MODELS = [
+    M(126, "Pixel Art Kit", "LORA", "aquarelle", ["pixel art", "style"], [
+        V(1261, "v2.0", "SDXL 1.0", "2025-08-20T08:00:00.000Z", ["pixelart"],
+          [F("lora", 160 * KB, name="pixel_art_kit_v2.safetensors", fp="fp16", size_kind="pruned", primary=True,
+             base_version="sdxl"),
+           F("lora", 240 * KB, name="pixel_art_kit_v2_fp32.safetensors", fp="fp32", size_kind="full",
+             base_version="sdxl"),
+           F("zip", 0, type="Training Data", fmt="Other", entries={"img/001.txt": "pixelart, castle"})],
+          [I(1, prompt="pixelart, castle on a hill")]),
+        V(1260, "v1.0", "SDXL 1.0", "2025-02-10T08:00:00.000Z", ["pixelart"],
+          [F("lora", 150 * KB, name="pixel_art_kit_v1.safetensors", fp="fp16", size_kind="pruned", primary=True,
+             base_version="sdxl"),
+           F("lora", 220 * KB, name="pixel_art_kit_v1_fp32.safetensors", fp="fp32", size_kind="full",
+             base_version="sdxl")],
+          [I(1, prompt="pixelart, forest")]),
+    ], description="<p>Pixel art in two precisions; every version has several files.</p>",
+       stats=(500, 9000, 12, 200, 0)),
+]
+
 TEST_USER = {"username": "tester", "favorites": [101, 107], "hidden": [124]}

@@ -3,7 +3,7 @@
     with FakeCivitai() as fake:                 # demo catalog in a temporary folder
         requests.get(fake.base_url + "/api/v1/models/101")
 
-    python -m civkit.testing.fake_civitai --port 8765 [--files-dir DIR] [--extra-models N]
+    python -m civkit.testing.fake_civitai --port 8765 [--files-dir DIR] [--extra-models N] [--batch-models]
 """
 
 from __future__ import annotations
@@ -197,6 +197,8 @@ class FakeCivitai:
         if is_api:
             if faults.request_delay > 0:
                 time.sleep(faults.request_delay)
+            if faults.next_is_rate_limited():
+                return _rate_limited(faults.rate_limit_retry_after)
             if faults.take("busy_count"):
                 return _busy(req.path, faults.retry_after)
             if faults.take("error_count"):
@@ -236,6 +238,13 @@ def _busy(path: str, retry_after: int) -> Response:
     else:
         message = "Server busy, please retry shortly."
     resp = error(503, message, "no-store")
+    resp.headers.append(("Retry-After", str(retry_after)))
+    return resp
+
+
+def _rate_limited(retry_after: int) -> Response:
+    """Civitai's request limiter: 429 with a JSON body and Retry-After (not the download quota)."""
+    resp = error(429, "Too Many Requests", "no-store")
     resp.headers.append(("Retry-After", str(retry_after)))
     return resp
 
@@ -342,9 +351,13 @@ def main(argv=None) -> int:
     parser.add_argument("--large-file", type=int, default=0, help="also publish a model with a file of N bytes")
     parser.add_argument("--throttle-bps", type=int, default=0,
                         help="limit every storage connection to N bytes per second (like a CDN's per-connection cap)")
+    parser.add_argument("--batch-models", action="store_true",
+                        help="also publish model 126 (several versions with several files each)")
     args = parser.parse_args(argv)
     fake = FakeCivitai(files_dir=args.files_dir, port=args.port, host=args.host, extra_models=args.extra_models)
     fake.faults.throttle_bps = args.throttle_bps
+    if args.batch_models:
+        fake.catalog.add_batch_models()
     if args.large_file:
         model = fake.catalog.add_large_file_model(args.large_file)
         print(f"large model: id {model['id']}, version {model['modelVersions'][0]['id']}, "

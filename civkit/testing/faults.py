@@ -42,6 +42,9 @@ class Faults:
     cloudflare_count: int = 0  # next K requests (API or download) get a Cloudflare HTML page
     cloudflare_status: int = 403  # 403, 429 or 503
     region_blocked: bool = False  # every route answers 451 REGION_BLOCKED
+    rate_limit_every: int = 0  # every Nth API request answers 429 + Retry-After, like Civitai's limiter (0 = off)
+    rate_limit_retry_after: int = 1  # ... with this Retry-After (seconds)
+    api_requests: int = 0  # API requests seen since the last reset (the rate_limit_every counter)
 
     # --- download route ---
     download_quota: bool = False  # 429 "unusual amount of downloading" (§5.2 row 2)
@@ -70,3 +73,9 @@ class Faults:
                 return False
             setattr(self, counter, left - 1)
             return True
+
+    def next_is_rate_limited(self) -> bool:
+        """Count one API request; True when it is the Nth one and ``rate_limit_every`` is N."""
+        with self._lock:
+            self.api_requests += 1
+            return self.rate_limit_every > 0 and self.api_requests % self.rate_limit_every == 0
