@@ -178,7 +178,7 @@ def download_updates(dirs, args, ctx) -> int:
             return EXIT_FAILURE
         service = CivkitService(ctx.config, DirsHost(args.models_dir or dirs[0], dirs), client=client,
                                 index=index, workers=1)
-        plan = service.plan_batch("updates")
+        plan = service.plan_batch("updates", allow_unsafe=args.allow_unsafe)
         return run_plan(service, plan, args, ctx, replace=args.replace)
     finally:
         if service is not None:

@@ -72,6 +72,7 @@ def register(subparsers) -> None:
     p.add_argument("--replace", action="store_true",
                    help="with --download: once the new file is verified, move the old one and its sidecars "
                         "to civkit's trash")
+    p.add_argument("--allow-unsafe", action="store_true", help="with --download: allow PickleTensor (.ckpt/.pt) files")
     from .batch import add_batch_options
 
     add_batch_options(p)
