@@ -24,6 +24,7 @@ try:  # ComfyUI ships aiohttp; elsewhere (Forge) this module is never used, but 
 except ImportError:  # pragma: no cover
     web = None
 
+from .routes_batches import register_batch_routes
 from .routes_care import register_care_routes
 from .validate import (
     PATH_FIELDS,
@@ -312,6 +313,7 @@ def register_routes(routes, service) -> ScanRunner:
         await _in_thread(svc.set_api_key, None)
         return web.json_response({"set": bool(await _in_thread(svc.api_key_is_set))})
 
+    register_batch_routes(routes, handler, _json_body, _in_thread)
     return scans
 
 

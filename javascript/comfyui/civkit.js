@@ -59,6 +59,7 @@ app.registerExtension({
     });
     api.addEventListener("civkit.download", (e) => panel.onDownload(e.detail));
     api.addEventListener("civkit.scan", (e) => panel.onScan(e.detail));
+    api.addEventListener("civkit.batch", (e) => panel.onBatch(e.detail));
     api.addEventListener("civkit.refresh", () => refreshNodeDefinitions());
     api.addEventListener("executed", (e) => recordModels(app, e.detail));
   },

@@ -97,6 +97,19 @@ export class CivkitClient {
   restore(id) {
     return this.request("/civkit/trash/restore", { method: "POST", body: { id } });
   }
+  // Batches: a plan first ({ id, rows, totals, notes }), then a run of the ticked rows.
+  planBatch(body) {
+    return this.request("/civkit/batches/plan", { method: "POST", body });
+  }
+  startBatch(body) {
+    return this.request("/civkit/batches", { method: "POST", body });
+  }
+  batch(id) {
+    return this.request(`/civkit/batches/${encodeURIComponent(id)}`);
+  }
+  cancelBatch(id) {
+    return this.request(`/civkit/batches/${encodeURIComponent(id)}/cancel`, { method: "POST" });
+  }
   settings() {
     return this.request("/civkit/settings");
   }

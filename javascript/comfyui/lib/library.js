@@ -1,6 +1,7 @@
 // The Library view: the local model files civkit knows, with link status, base model and trigger
 // words (click a word to copy it). Side-effect free.
 
+import { PlanView } from "./batch.js";
 import { CareView } from "./care.js";
 import { clear, copyText, formatBytes, h } from "./dom.js";
 
@@ -35,13 +36,17 @@ export class LibraryView {
       "aria-label": "Filter the library", on: { input: () => this.filterChanged() } });
     this.scanButton = h("button", { class: "civkit-btn", title: "Hash new files and look them up on Civitai",
       on: { click: () => this.scan() } }, "Scan folders");
+    this.updatesButton = h("button", { class: "civkit-btn", title: "Which linked models have a newer version (nothing is downloaded yet)",
+      on: { click: () => this.checkUpdates() } }, "Updates");
+    this.updates = h("div", { class: "civkit-updates" });
     this.status = h("div", { class: "civkit-note" });
     this.count = h("div", { class: "civkit-note civkit-lib-count", "aria-live": "polite" });
     this.list = h("div", { class: "civkit-lib" });
     this.more = h("button", { class: "civkit-btn civkit-lib-more", style: { width: "100%", marginTop: "10px", display: "none" },
       on: { click: () => this.loadMore() } }, "Show more");
     return h("div", { class: "civkit-view civkit-library" },
-      h("div", { class: "civkit-row" }, this.filter, this.scanButton), this.status, this.count, this.list, this.more);
+      h("div", { class: "civkit-row" }, this.filter, this.scanButton, this.updatesButton), this.updates, this.status,
+      this.count, this.list, this.more);
   }
 
   async show() {
@@ -125,6 +130,18 @@ export class LibraryView {
     const total = data.total ?? data.files_total;
     this.scanButton.disabled = true;
     this.status.textContent = done !== undefined ? `Scanning… ${done}${total ? ` of ${total}` : ""} files` : "Scanning…";
+  }
+
+  // "Updates": plan the newest version's matching file for every linked model; the checklist
+  // (all ticked) and one "Download N updates (X)" button come from the PlanView.
+  checkUpdates() {
+    this.plan = new PlanView({ client: this.client, toast: this.toast, noun: "updates", onFinished: () => this.markStale() });
+    clear(this.updates).append(h("div", { class: "civkit-section-title" }, "Updates"), this.plan.root);
+    return this.plan.load(this.client.planBatch({ kind: "updates" }));
+  }
+
+  onBatch(status) {
+    this.plan?.onBatch(status);
   }
 
   async scan() {

@@ -95,4 +95,9 @@ export class CivkitPanel {
   onScan(data) {
     this.library?.onScanEvent(data);
   }
+
+  onBatch(status) {
+    this.library?.onBatch(status);
+    this.search?.onBatch(status);
+  }
 }

@@ -1,6 +1,7 @@
 // The Search view: query + filters, result cards with preview, versions, files and a Download
 // button that turns into a progress bar and ends in "In library". Side-effect free.
 
+import { PlanView } from "./batch.js";
 import { ACTIVE_STATES, FINISHED_STATES, taskProgress } from "./downloads.js";
 import { clear, formatBytes, formatCount, h, thumbUrl } from "./dom.js";
 
@@ -54,6 +55,7 @@ export class SearchView {
     this.toast = toast;
     this.onLibraryChanged = onLibraryChanged || (() => {});
     this.cards = new Map(); // version id -> card controller, for download updates
+    this.plans = new Set(); // PlanViews of "all files / all versions" batches, for batch events
     this.cursor = null;
     this.loading = false;
     this.siteBase = "https://civitai.com"; // the panel sets the configured site (e.g. civitai.red)
@@ -169,7 +171,14 @@ export class SearchView {
     const fileSelect = h("select", { "aria-label": "File", title: "Which file of this version to download" },
       h("option", { value: "" }, "Primary file"));
     const action = h("div", { class: "civkit-actions" });
-    const ctl = { model, versionSelect, fileSelect, action, filesFor: null, task: null };
+    const allFiles = h("input", { type: "checkbox", "aria-label": "all files" });
+    const allVersions = h("input", { type: "checkbox", "aria-label": "all versions" });
+    const many = h("div", { class: "civkit-row civkit-many" },
+      h("label", { class: "civkit-check", title: "Every file of this version (not its training data)" }, allFiles, "all files"),
+      h("label", { class: "civkit-check", title: "Every version of this model, newest first" }, allVersions, "all versions"));
+    const planBox = h("div", { class: "civkit-card-plan" });
+    const ctl = { model, versionSelect, fileSelect, action, filesFor: null, task: null, allFiles, allVersions, planBox };
+    for (const box of [allFiles, allVersions]) box.addEventListener("change", () => { clear(planBox); this.renderAction(ctl); });
 
     const loadFiles = async () => {
       const vid = versionSelect.value;
@@ -210,7 +219,8 @@ export class SearchView {
         h("span", {}, `${formatCount(stats.downloads)} downloads`), h("span", {}, `${formatCount(stats.likes)} likes`)),
       versions.length ? versionSelect : h("div", { class: "civkit-note" }, "No downloadable version."),
       versions.length ? fileSelect : null,
-      action);
+      versions.length ? many : null,
+      action, planBox);
     for (const v of versions) this.cards.set(String(v.id), ctl);
     this.renderAction(ctl);
     return h("div", { class: "civkit-card", dataset: { modelId: model.id } }, this.preview(model), info);
@@ -225,6 +235,11 @@ export class SearchView {
     const task = this.taskFor(ctl);
     clear(ctl.action);
     if (!ctl.model.versions || !ctl.model.versions.length) return;
+    if (ctl.allFiles.checked || ctl.allVersions.checked) {
+      ctl.action.append(h("button", { class: "civkit-btn primary", title: "Shows what would be downloaded first",
+        on: { click: () => this.planMany(ctl) } }, "Plan download…"));
+      return;
+    }
     if (task && ACTIVE_STATES.has(task.state)) {
       const pct = Math.round(taskProgress(task) * 100);
       ctl.action.append(
@@ -261,6 +276,20 @@ export class SearchView {
     } catch (err) {
       this.toast("error", "Download refused", err.message);
     }
+  }
+
+  // "all files" / "all versions": the plan (sizes, what you already have) before anything starts.
+  planMany(ctl) {
+    const ref = ctl.allVersions.checked ? String(ctl.model.id) : `${ctl.model.id}@${ctl.versionSelect.value}`;
+    const view = new PlanView({ client: this.client, toast: this.toast, noun: "files", onFinished: () => this.onLibraryChanged() });
+    this.plans.add(view);
+    clear(ctl.planBox).append(view.root);
+    return view.load(this.client.planBatch({ kind: "refs", refs: [ref], all_files: ctl.allFiles.checked,
+      all_versions: ctl.allVersions.checked }));
+  }
+
+  onBatch(status) {
+    for (const view of this.plans) view.onBatch(status);
   }
 
   async cancel(task) {

@@ -105,6 +105,18 @@ a.civkit-name:hover { text-decoration: underline; }
 .civkit-drop.over, .civkit-drop:hover { border-color: var(--ck-accent); color: var(--ck-fg); }
 .civkit-need .civkit-note { margin: 4px 0 0; overflow-wrap: anywhere; }
 .civkit-need select { flex: 1; min-width: 0; }
+.civkit-plan { display: flex; flex-direction: column; gap: 6px; margin: 6px 0; }
+.civkit-plan-rows { display: flex; flex-direction: column; gap: 4px; max-height: 320px; overflow-y: auto; }
+.civkit-plan-row { display: flex; gap: 8px; align-items: flex-start; padding: 6px; border: 1px solid var(--ck-border);
+  border-radius: 6px; background: var(--ck-bg2); cursor: pointer; }
+.civkit-plan-row.blocked, .civkit-plan-row.conflict, .civkit-plan-row.have { cursor: default; opacity: .85; }
+.civkit-plan-nobox { width: 13px; flex: none; }
+.civkit-plan-path { margin: 2px 0; font-size: 11px; overflow-wrap: anywhere; }
+.civkit-many { gap: 12px; margin: 4px 0; }
+.civkit-batch { display: flex; flex-direction: column; gap: 4px; }
+.civkit-progress.small { height: 20px; }
+.civkit-progress.small .label { line-height: 18px; font-size: 11px; }
+.civkit-section-title { font-weight: 600; margin: 8px 0 2px; }
 `;
 
 export function ensureStyle(doc = document) {
