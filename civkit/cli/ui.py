@@ -59,7 +59,9 @@ def handler(args, ctx) -> int:
         demo_home = civkit_home() / "demo"
         files_dir = demo_home / "catalog-files"
         files_dir.mkdir(parents=True, exist_ok=True)
-        fake = FakeCivitai(files_dir=files_dir).__enter__()
+        fake = FakeCivitai(files_dir=files_dir)
+        fake.catalog.add_batch_models()  # a model with several versions x files, for "all files / all versions"
+        fake.__enter__()
         # The demo keeps its own home (config, index) and never sends the user's real key anywhere.
         config = load_config(env={}, home=demo_home, api_base=fake.base_url)
         models_dir = Path(args.models_dir) if args.models_dir else demo_home / "models"

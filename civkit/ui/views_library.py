@@ -15,6 +15,7 @@ from . import cards
 from .compat import event_kw, js_kw
 from .context import UiContext
 from .progress import BackgroundJob, describe_progress
+from .views_batches import PlanPanel
 from .views_care import CareView
 
 LORA_TYPES = {"lora", "locon", "dora", "lycoris"}
@@ -37,6 +38,7 @@ class LibraryView:
         self.ctx = ctx
         self.service = ctx.service
         self._shown: dict[str, dict] = {}  # picker label -> row, from the last list shown
+        self.updates = PlanPanel(ctx, "updates", "civkit_updates")
 
     def show(self, query=""):
         """-> table html, file picker, summary line (at most ``MAX_ROWS`` rows; the filter runs in the index)."""
@@ -112,6 +114,9 @@ class LibraryView:
             query = gr.Textbox(label="Filter", placeholder="file, model, base model or trigger word, then Enter", scale=3,
                                elem_id="civkit_lib_filter")
         status = gr.Markdown("Scan to hash your model files and link them to Civitai.", elem_id="civkit_scan_status")
+        gr.Markdown("### Updates")
+        updates_btn = gr.Button("Check for updates", elem_id="civkit_updates_btn")
+        updated = self.updates.build(plan_button=updates_btn, plan_fn=self.updates.plan_updates)
         table = gr.HTML(cards.library_html([]), elem_id="civkit_library")
         gr.Markdown("### Trigger words")
         with gr.Row():
@@ -131,6 +136,7 @@ class LibraryView:
                          **js_kw("(t) => { civkitSendToPrompt('img2img', t); return []; }"))
         scan_btn.click(self.scan, inputs=[query], outputs=[table, picker, status], **event_kw(long=True))
         refresh_btn.click(self.show, inputs=[query], outputs=[table, picker, status])
+        updated.then(self.show, inputs=[query], outputs=[table, picker, status])  # the new files show
         query.submit(self.show, inputs=[query], outputs=[table, picker, status])
         picker.change(self.pick, inputs=[picker], outputs=[words, text])
         CareView(self.ctx, self).build(picker, query, table, status)

@@ -11,6 +11,7 @@ from ..summaries import hidden_note
 from . import cards
 from .compat import event_kw
 from .context import UiContext
+from .views_batches import PlanPanel
 
 ANY = "Any"
 MODEL_TYPES = ("LORA", "LoCon", "DoRA", "Checkpoint", "TextualInversion", "Hypernetwork", "VAE",
@@ -37,6 +38,7 @@ class SearchView:
         self.ctx = ctx
         self.service = ctx.service
         self.page_size = 20
+        self.many = PlanPanel(ctx, "files", "civkit_many")
 
     # ------------------------------------------------------------------ handlers (plain Python)
     def _query(self, query, mtype, base, sort, period, nsfw, cursor=None) -> dict:
@@ -205,6 +207,14 @@ class SearchView:
             return
         yield from self.watch_task(task_id)
 
+    def plan_many(self, model, version_label, all_files, all_versions):
+        """"all files" / "all versions" of the open model: the plan, before anything is fetched."""
+        if not model:
+            return self.many.plan_refs(None, all_files, all_versions)
+        version = self._version(model, cards.id_from_label(version_label))
+        ref = str(model["id"]) if all_versions or version is None else f"{model['id']}@{version['id']}"
+        return self.many.plan_refs(ref, all_files, all_versions)
+
     def watch_task(self, task_id):
         """Yield the task's state in words until it is finished; the queue's worker downloads."""
         last = None
@@ -258,6 +268,12 @@ class SearchView:
                                                ("Also download its config (.yaml)", "civkit_with_config")))
                 download_btn = gr.Button("Download", variant="primary", elem_id="civkit_download_btn")
                 download_status = gr.Markdown("", elem_id="civkit_download_status")
+                with gr.Row():  # many files at once: a plan first (views_batches.py)
+                    all_files = gr.Checkbox(value=False, label="all files", elem_id="civkit_all_files")
+                    all_versions = gr.Checkbox(value=False, label="all versions", elem_id="civkit_all_versions")
+                    plan_btn = gr.Button("Plan these downloads", elem_id="civkit_plan_many_btn")
+                self.many.build(plan_button=plan_btn, plan_fn=self.plan_many,
+                                plan_inputs=[model_state, version_dd, all_files, all_versions])
 
         filters = [query, mtype, base, sort, period, nsfw]
         outputs = [status, results, picker, more_btn, items_state, cursor_state]
