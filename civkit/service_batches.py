@@ -145,9 +145,11 @@ class Batches:
 
     # ------------------------------------------------------------------ running
     def batch_runner(self, plan_id: str, *, only=None, replace: bool = False, max_rounds: int = 5,
-                     backoff: float = 2.0, sleep=None) -> BatchRunner:
+                     backoff: float = 2.0, sleep=None, trash_roots=None) -> BatchRunner:
         """A runner for a kept plan (not started). ``only``: row indexes to download (the UI's ticks);
-        ``replace``: after an update is verified, retire the old copies (``batch/replace.py``)."""
+        ``replace``: after an update is verified, move the old copies to civkit's trash
+        (``batch/replace.py``) under ``trash_roots`` (default: the host's model roots, as the
+        library-care part uses them; the CLI passes the folders the user named)."""
         with self._lock:
             found = self._plans.get(str(plan_id))
         if found is None:
@@ -167,7 +169,11 @@ class Batches:
                                             beside=row.beside, allow_unsafe=options["allow_unsafe"])
 
         def after(row, snap):
-            return retire(row.replaces, snap.get("path")) if replace and row.replaces else []
+            if not (replace and row.replaces):
+                return []
+            roots = list(trash_roots) if trash_roots else [str(r) for r in self._library.host.model_roots()]
+            return retire(row.replaces, snap.get("path"), roots=roots, home=self._config().home,
+                          index=self._index())
 
         runner = BatchRunner(plan, submit=submit, wait=downloads.wait_download, retry=downloads.retry_download,
                              failure=downloads.failure, cancel=downloads.cancel_download, after_verified=after,

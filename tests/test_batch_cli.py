@@ -206,26 +206,35 @@ def test_updates_dry_run_plans_matching_files_and_fetches_nothing(fake, models, 
     assert fake.count("/storage/") == 0 and fake.count("/api/download/") == 0
 
 
-def test_updates_download_replace_keeps_the_old_file(fake, models, capsys):
+def test_updates_download_replace_moves_the_old_file_to_the_trash(fake, models, capsys):
     loras = _old_version_library(fake, models, capsys)
     old = loras / "anime_lineart_v1.safetensors"
     old_bytes = old.read_bytes()
+    assert (loras / "anime_lineart_v1.civitai.info").exists()
     assert civkit(fake, "updates", str(models), "--download", "--replace", "--rate", "50") == 0
     out = capsys.readouterr().out
     new = loras / "anime_lineart_v2.safetensors"
     assert sha256_of(new) == catalog_file(fake, 10110)["hashes"]["SHA256"]
     assert (loras / "pixel_art_kit_v2_fp32.safetensors").exists()
-    # Until civkit's trash exists (issue 12), --replace keeps both and says so; the old file is never deleted.
-    from civkit.batch.replace import _trash_function
-
-    if _trash_function() is None:
-        assert old.read_bytes() == old_bytes and "kept anime_lineart_v1.safetensors" in out
-        assert "trash is not available" in out
-    else:  # pragma: no cover - once the trash lands
-        assert not old.exists() and "trash" in out
+    # the old file and its sidecars are in civkit's trash, not deleted
+    assert not old.exists() and not (loras / "anime_lineart_v1.civitai.info").exists()
+    assert "moved the old anime_lineart_v1.safetensors and its sidecars to civkit's trash" in out
+    trashed = [p for p in models.rglob("*anime_lineart_v1.safetensors*") if ".civkit-trash" in p.parts]
+    assert len(trashed) == 1 and trashed[0].read_bytes() == old_bytes
+    assert civkit(fake, "--json", "trash", "list", "--models-dir", str(models)) == 0
+    items = lines(capsys)
+    assert {i["name"] for i in items} == {"anime_lineart_v1.safetensors", "pixel_art_kit_v1.safetensors",
+                                         "pixel_art_kit_v1_fp32.safetensors"}
     # a second run: nothing left to update
     assert civkit(fake, "--json", "updates", str(models), "--dry-run") == 0
     assert lines(capsys) == []
+
+
+def test_updates_download_without_replace_keeps_both(fake, models, capsys):
+    loras = _old_version_library(fake, models, capsys)
+    assert civkit(fake, "updates", str(models), "--download", "--rate", "50") == 0
+    assert (loras / "anime_lineart_v1.safetensors").exists() and (loras / "anime_lineart_v2.safetensors").exists()
+    assert not list(models.rglob(".civkit-trash/*"))
 
 
 def test_updates_replace_needs_download(fake, models, capsys):

@@ -1,8 +1,8 @@
 """``--replace``: once an update is verified, the old copies and their sidecars go to civkit's trash.
 
-Never deleted. civkit's trash (``$CIVKIT_HOME/trash/`` or ``.civkit-trash`` at the model root,
-``civkit trash``) is being built for the library-management issue (12). Until a trash module is
-importable, ``retire`` keeps both files and says so: this is the one function to switch over.
+Never deleted: ``library.trash.trash_bundle`` moves the file and everything beside it into a
+``.civkit-trash`` folder at its model root (or ``$CIVKIT_HOME/trash/``), from where
+``civkit trash restore ID`` gives it back. A copy that cannot be moved stays, and the note says why.
 """
 
 from __future__ import annotations
@@ -13,36 +13,26 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-TRASH_MISSING = ("kept {name}: civkit's trash is not available in this version, so nothing was moved; "
-                 "delete the old file yourself once you have checked the new one")
 
+def retire(old_paths, new_path, *, roots, home, index=None) -> list:
+    """Move each old copy (never the new file itself) to the trash; returns one note per copy."""
+    from ..library.trash import TrashError, trash_bundle
 
-def _trash_function():
-    """The trash's ``move_to_trash(path) -> new path``, or None while civkit has no trash."""
-    try:
-        from ..library import trash  # issue 12
-    except ImportError:
-        return None
-    return getattr(trash, "move_to_trash", None)
-
-
-def retire(old_paths, new_path) -> list:
-    """Move each old copy (not the new file itself) to the trash; returns one note per copy."""
     notes = []
-    move = _trash_function()
     new_real = os.path.realpath(str(new_path)) if new_path else None
     for old in old_paths or ():
         if not old or not os.path.isfile(old) or os.path.realpath(old) == new_real:
             continue
         name = Path(old).name
-        if move is None:
-            notes.append(TRASH_MISSING.format(name=name))
-            continue
         try:
-            where = move(old)
-        except Exception as exc:  # noqa: BLE001 - the new file is verified; keep the old one and say why
-            log.warning("could not move %s to the trash", old, exc_info=True)
-            notes.append(f"kept {name}: moving it to the trash failed ({getattr(exc, 'message', None) or exc})")
+            item = trash_bundle(old, roots, home, index)
+        except TrashError as exc:
+            notes.append(f"kept {name}: {exc.message}")
             continue
-        notes.append(f"moved the old {name} and its sidecars to civkit's trash ({where})")
+        except OSError as exc:  # the new file is verified; keep the old one and say why
+            log.warning("could not move %s to the trash", old, exc_info=True)
+            notes.append(f"kept {name}: moving it to the trash failed ({exc.strerror or exc})")
+            continue
+        notes.append(f"moved the old {name} and its sidecars to civkit's trash "
+                     f"(`civkit trash restore {item.id}` gives it back)")
     return notes

@@ -106,7 +106,7 @@ def _print_outcome(n: int, total: int, row: dict, as_json: bool) -> None:
         print(f"civkit: {prefix}: {row.get('name') or ''}: {row.get('message') or row['status']}", file=sys.stderr)
 
 
-def run_plan(service, plan: dict, args, ctx, *, replace: bool = False) -> int:
+def run_plan(service, plan: dict, args, ctx, *, replace: bool = False, trash_roots=None) -> int:
     """Print the plan; unless --dry-run, run it and print one outcome per file. Returns the exit code."""
     if args.dry_run:
         print_plan(plan, ctx.json)
@@ -119,7 +119,8 @@ def run_plan(service, plan: dict, args, ctx, *, replace: bool = False) -> int:
 
     bars = _Bars(enabled=not ctx.json and sys.stderr.isatty())
     unsubscribe = service.subscribe(bars)
-    runner = service.batch_runner(plan["id"], replace=replace, max_rounds=max(0, args.retries))
+    runner = service.batch_runner(plan["id"], replace=replace, max_rounds=max(0, args.retries),
+                                  trash_roots=trash_roots)
     printed: set = set()
     total = len(plan["rows"])
     lock = threading.Lock()
@@ -179,7 +180,9 @@ def download_updates(dirs, args, ctx) -> int:
         service = CivkitService(ctx.config, DirsHost(args.models_dir or dirs[0], dirs), client=client,
                                 index=index, workers=1)
         plan = service.plan_batch("updates", allow_unsafe=args.allow_unsafe)
-        return run_plan(service, plan, args, ctx, replace=args.replace)
+        # the old copies go to <DIR>/.civkit-trash, where `civkit trash --models-dir DIR` finds them
+        return run_plan(service, plan, args, ctx, replace=args.replace,
+                        trash_roots=[str(Path(d).resolve()) for d in dirs])
     finally:
         if service is not None:
             service.close()
