@@ -114,6 +114,10 @@ async def test_a_cross_site_request_is_refused_whatever_comfyui_allows(civkit, h
         ("POST", "/api/civkit/library/delete", {"folder_key": "loras", "name": "x.safetensors"}),
         ("POST", "/api/civkit/library/rename", {"folder_key": "loras", "name": "x.safetensors", "new_name": "y"}),
         ("POST", "/api/civkit/trash/restore", {"id": "1"}),
+        # the batch routes (issue 11) too
+        ("POST", "/api/civkit/batches/plan", {"kind": "refs", "refs": ["101"], "all_versions": True}),
+        ("POST", "/api/civkit/batches", {"plan_id": "plan-1"}),
+        ("POST", "/api/civkit/batches/batch-1/cancel", {}),
     ):
         resp = await civkit.client.request(method, path, json=body, headers=headers)
         assert resp.status == 403, (method, path)

@@ -16,7 +16,7 @@ from typing import Optional
 
 import gradio as gr
 
-from .cards import human_size
+from .cards import human_size, md
 from .compat import event_kw
 from .context import UiContext
 
@@ -103,7 +103,7 @@ class PlanPanel:
         try:
             plan = make()
         except Exception as exc:  # shown, not raised
-            return self._shown(None, f"**Could not plan:** {self.ctx.error_text(exc)}")
+            return self._shown(None, f"**Could not plan:** {md(self.ctx.error_text(exc))}")
         return self._shown(plan, "Nothing is downloaded until you press the button.")
 
     def _shown(self, plan, note):
@@ -142,7 +142,7 @@ class PlanPanel:
         try:
             status = self.service.start_batch(plan["id"], only=picked)
         except Exception as exc:  # shown, not raised
-            yield f"**Could not start:** {self.ctx.error_text(exc)}", ""
+            yield f"**Could not start:** {md(self.ctx.error_text(exc))}", ""
             return
         batch_id = status["id"]
         while status.get("state") in ("planned", "running"):
