@@ -13,13 +13,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
+from .name_bytes import NAME_MAX, cut_to_bytes
+
 
 def write_atomic(path, data: bytes, *, mode: int = 0o644, fsync: bool = False,
                  before_replace: Optional[Callable[[], bool]] = None) -> bool:
     """Write ``data`` to ``path`` atomically. Returns False when ``before_replace`` says no
     (e.g. another process wrote a preview meanwhile); the temp file is then removed."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    # ".<name>.XXXXXXXX.tmp": the name is cut so the temp name fits where the final name fits
+    short = cut_to_bytes(path.name, NAME_MAX - len("..XXXXXXXX.tmp"))
+    fd, tmp = tempfile.mkstemp(prefix=f".{short}.", suffix=".tmp", dir=str(path.parent))
     try:
         os.fchmod(fd, mode) if hasattr(os, "fchmod") else os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as fh:

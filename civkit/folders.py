@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Optional, Union
 
+from .name_bytes import MAX_NAME_BYTES, cut_to_bytes
+
 LAYOUTS = ("comfyui", "a1111", "forge", "plain")
 OTHER_KEY = "civkit_other"
 
@@ -306,8 +308,10 @@ _UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 
 
 def safe_component(text: str, fallback: str = "_") -> str:
-    """One path component: no separators, control characters, leading dots or trailing spaces."""
+    """One path component: no separators, control characters, leading dots or trailing spaces, and at
+    most ``MAX_NAME_BYTES`` bytes of UTF-8, cut on a character boundary (issue 13 item 8)."""
     cleaned = _UNSAFE_CHARS.sub("_", str(text)).strip().strip(".").strip()
+    cleaned = cut_to_bytes(cleaned, MAX_NAME_BYTES).rstrip(". ")
     return cleaned or fallback
 
 

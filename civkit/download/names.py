@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Optional, Union
 from urllib.parse import unquote
 
-MAX_NAME_BYTES = 240  # leaves room for ".part.lock" under the usual 255-byte limit
+from ..name_bytes import MAX_NAME_BYTES, fit_name
+
+__all__ = ["MAX_NAME_BYTES", "UnsafeFilename", "filename_from_disposition", "safe_filename", "suffixed_name",
+           "target_inside"]
 
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {
     f"{dev}{n}" for dev in ("COM", "LPT") for n in list("123456789") + ["¹", "²", "³"]
@@ -58,19 +61,7 @@ def safe_filename(name: Optional[str]) -> str:
     stem = text.split(".", 1)[0].rstrip(" ").upper()
     if stem in _WINDOWS_RESERVED:
         text = "_" + text
-    return _limit_length(text)
-
-
-def _limit_length(name: str) -> str:
-    """Shorten an over-long name, keeping its extension."""
-    if len(name.encode("utf-8")) <= MAX_NAME_BYTES:
-        return name
-    stem, dot, ext = name.rpartition(".")
-    if not dot or len(ext) > 16:
-        stem, ext = name, ""
-    budget = MAX_NAME_BYTES - len(ext.encode("utf-8")) - (1 if ext else 0)
-    short = stem.encode("utf-8")[:budget].decode("utf-8", "ignore").rstrip(". ")
-    return f"{short}.{ext}" if ext else short
+    return fit_name(text)  # at most MAX_NAME_BYTES: room for .part.lock, the state file, " (NNN)"
 
 
 def filename_from_disposition(header: Optional[str]) -> Optional[str]:
@@ -101,11 +92,13 @@ def filename_from_disposition(header: Optional[str]) -> Optional[str]:
 
 
 def suffixed_name(name: str, n: int) -> str:
-    """``model.safetensors`` -> ``model (n).safetensors``."""
+    """``model.safetensors`` -> ``model (n).safetensors``; a long stem is shortened so the result
+    stays within ``MAX_NAME_BYTES``."""
     stem, dot, ext = name.rpartition(".")
     if not dot or not stem:
-        return f"{name} ({n})"
-    return f"{stem} ({n}).{ext}"
+        return fit_name(name, keep_ext=False, tail=f" ({n})")
+    plain = f"{stem} ({n}).{ext}"
+    return plain if len(plain.encode("utf-8")) <= MAX_NAME_BYTES else fit_name(name, tail=f" ({n})")
 
 
 def target_inside(folder: Union[str, Path], name: str) -> Path:

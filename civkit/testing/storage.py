@@ -10,6 +10,7 @@ import re
 import socket
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from .http import Response, text_response
 
@@ -41,6 +42,9 @@ def storage_response(req, path: Path, name: str, file_id: int | None = None) -> 
     size = path.stat().st_size
     rng = None if faults.ignore_range else parse_range(req.headers.get("range"), size)
     disposition = f'attachment; filename="{name}"'
+    if not name.isascii():  # a header is latin-1: a non-ASCII name goes as RFC 5987, like real storage
+        ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
+        disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
     base = [("Content-Type", "application/octet-stream"), ("Accept-Ranges", "bytes"),
             ("Content-Disposition", disposition), ("ETag", f'"{int(path.stat().st_mtime_ns)}-{size}"'),
             ("Last-Modified", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(path.stat().st_mtime)))]
