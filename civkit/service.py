@@ -193,8 +193,10 @@ class CivkitService:
     def check_api_key(self) -> dict:
         """Ask Civitai who the key belongs to: ``{"ok", "username", "message"}``, nothing else."""
         if not self._config.api_key:
-            return {"ok": False, "username": None,
-                    "message": "No API key is set: set CIVITAI_API_KEY or enter it in Settings → civkit."}
+            from .api.errors import KEY_HELP
+
+            where = getattr(self.host, "key_hint", None) or KEY_HELP
+            return {"ok": False, "username": None, "message": f"No API key is set: {where}."}
         try:
             me = self.client.me()
         except Exception as exc:  # noqa: BLE001 - every failure becomes a plain message
@@ -205,7 +207,8 @@ class CivkitService:
         return {"ok": True, "username": str(username), "message": None}
 
     def error_message(self, exc: BaseException) -> str:
-        return error_message(exc, self._config.api_key)
+        """The words for ``exc``; a missing or rejected key says where the key goes in this host's UI."""
+        return error_message(exc, self._config.api_key, getattr(self.host, "key_hint", None))
 
     def error_status(self, exc: BaseException) -> int:
         return error_status(exc)

@@ -92,7 +92,7 @@ class Companions:
             except Cancelled:
                 raise
             except Exception as exc:
-                reason = exc.message if isinstance(getattr(exc, "message", None), str) else error_message(exc, config.api_key)
+                reason = error_message(exc, config.api_key, getattr(self.placement.host, "key_hint", None))
                 raise DownloadError(f"{main_path.name} is saved in {main_path.parent}, but its {label} "
                                     f"{file.name} is not: {reason}", cause=exc) from exc
             all_skipped = all_skipped and result.skipped

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 from .service_companions import Companions, wanted_companions
-from .service_errors import ServiceError, error_message
+from .service_errors import ServiceError, error_message, key_error
 from .service_hooks import AfterDownload, is_companion
 from .service_placement import Placement
 
@@ -87,7 +87,7 @@ class Downloads:
             queue.shutdown(cancel=True, timeout=10)
 
     def _error_message(self, exc: BaseException) -> str:
-        return error_message(exc, self._config().api_key)
+        return error_message(exc, self._config().api_key, getattr(self.host, "key_hint", None))
 
     # ------------------------------------------------------------------ public API
     def start_download(self, ref: str, *, file_id=None, folder_key: Optional[str] = None, with_vae=False,
@@ -214,6 +214,8 @@ class Downloads:
         try:
             return self._download_now(request, control, cancel or control.cancel_event)
         except Exception as exc:
+            if key_error(exc) is not None:  # say where the key goes in this host's UI (issue 13 item 16)
+                raise DownloadError(self._error_message(exc), cause=exc) from exc
             if isinstance(getattr(exc, "message", None), str):
                 raise
             log.warning("download of %s failed unexpectedly", request.ref, exc_info=True)

@@ -26,8 +26,30 @@ class ServiceError(Exception):
         return self.message
 
 
-def error_message(exc: BaseException, api_key: Optional[str] = None) -> str:
-    """The sentence a person reads for ``exc``, the same in every UI (and the CLI)."""
+def key_error(exc: BaseException):
+    """The ``AuthRequired`` a (new) API key would fix, if ``exc`` is one or directly wraps one (a
+    download wraps it in a ``DownloadError``); else None. An error that wraps such a wrapper (a
+    companion's failure, worded with its checkpoint) already says it in its own words."""
+    from .api.errors import AuthRequired
+
+    for candidate in (exc, getattr(exc, "cause", None) or exc.__cause__):
+        if isinstance(candidate, AuthRequired):
+            return candidate if candidate.reason in ("login", "key_rejected") else None
+    return None
+
+
+def error_message(exc: BaseException, api_key: Optional[str] = None, key_hint: Optional[str] = None) -> str:
+    """The sentence a person reads for ``exc``, the same in every UI (and the CLI).
+
+    ``key_hint`` says where the API key goes in the face the person is in (the host adapter's
+    ``key_hint``, e.g. "open the civkit sidebar → Settings ..."); a 401 that a key would fix is then
+    worded with it (issue 13 item 16)."""
+    auth = key_error(exc) if key_hint else None
+    if auth is not None:
+        from .api.errors import key_message
+
+        download = auth is not exc or "/api/download/" in (auth.url or "")
+        return redact(key_message(auth.reason, key_hint, download=download) or auth.message, api_key)
     message = getattr(exc, "message", None) or getattr(exc, "user_message", None)
     if not isinstance(message, str) or not message:
         if isinstance(exc, OSError):

@@ -137,7 +137,7 @@ class Library:
                 nsfw_previews=config.nsfw_previews, forge=getattr(self.host, "layout", "") == "forge",
             )
         except Exception as exc:
-            message = error_message(exc, self._config().api_key)
+            message = error_message(exc, self._config().api_key, getattr(self.host, "key_hint", None))
             self._events.emit(EVENT_SCAN, {"state": "failed", "message": message})
             raise
         summary = _report_dict(report, roots, time.monotonic() - started)

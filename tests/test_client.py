@@ -29,8 +29,7 @@ from civkit.api import (
     ServerBusy,
     UnexpectedResponse,
 )
-
-KEY_HELP = "set CIVITAI_API_KEY or enter it in Settings → civkit"
+from civkit.api.errors import KEY_HELP  # the words the client uses when no face is known
 
 
 @pytest.fixture

@@ -13,7 +13,28 @@ from urllib.parse import urlsplit
 
 from ..config import redact
 
-KEY_HELP = "set CIVITAI_API_KEY or enter it in Settings → civkit"
+# Where the key goes, when the face the user is in is not known (issue 13 item 16). Each face says it in
+# its own words instead: the host adapter's ``key_hint``, passed to ``service_errors.error_message``.
+KEY_HELP = "set CIVITAI_API_KEY or pass --api-key (in a UI: civkit's own Settings tab)"
+KEY_PAGE = "civitai.com → Account settings → API keys"
+
+
+def key_message(reason: str, where: str = KEY_HELP, *, download: bool = False) -> Optional[str]:
+    """The sentence for a 401 that a (new) key fixes, saying where the key goes; None for other
+    reasons (the creator disabled downloads). ``download``: say that Civitai now wants a key for many
+    downloads, even of public models (CIVITAI_API.md §5.2 row 7)."""
+    if reason == "key_rejected":
+        if download:
+            return (f"Civitai rejected your API key (expired, revoked or mistyped): create a new key on {KEY_PAGE}, "
+                    f"then {where}.")
+        return ("Civitai did not accept your API key (it may be expired or revoked): create a new key in your "
+                f"Civitai account settings and {where}.")
+    if reason == "login":
+        if download:
+            return (f"This model needs a Civitai API key: {where}. Civitai now asks for a key for many downloads, "
+                    f"even of public models; create one on {KEY_PAGE}.")
+        return f"This model needs a Civitai API key: {where}"
+    return None
 
 
 class CivitaiError(Exception):
@@ -214,9 +235,8 @@ def error_from_response(response, api_key: Optional[str] = None) -> CivitaiError
             return AuthRequired("The creator of this model has disabled downloads; it can only be used for "
                                 "generation on Civitai.", reason="disabled", **kw)
         if api_key:
-            return AuthRequired("Civitai did not accept your API key (it may be expired or revoked): create a new "
-                                f"key in your Civitai account settings and {KEY_HELP}.", reason="key_rejected", **kw)
-        return AuthRequired(f"This model needs a Civitai API key: {KEY_HELP}", reason="login", **kw)
+            return AuthRequired(key_message("key_rejected"), reason="key_rejected", **kw)
+        return AuthRequired(key_message("login"), reason="login", **kw)
     if status == 403:
         if error_word == "Early Access" or (server or "").lower().startswith("this asset is in early access"):
             deadline = body.get("deadline") if isinstance(body, dict) and isinstance(body.get("deadline"), str) else None

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..hosts import StandaloneHost
 from ..sizes import human_size
-from .main import EXIT_FAILURE, EXIT_OK
+from .main import EXIT_FAILURE, EXIT_OK, key_hint
 
 ROW_MARK = {"download": "download", "have": "have    ", "conflict": "conflict", "blocked": "blocked "}
 RUN_JSON_KEYS = ("ref", "state", "path", "sha256", "bytes", "model_id", "version_id", "model_name", "version_name",
@@ -177,7 +177,7 @@ def download_updates(dirs, args, ctx) -> int:
         if report.lookup_error:
             print(f"civkit: cannot reach Civitai: {report.lookup_error}", file=sys.stderr)
             return EXIT_FAILURE
-        service = CivkitService(ctx.config, DirsHost(args.models_dir or dirs[0], dirs), client=client,
+        service = CivkitService(ctx.config, DirsHost(args.models_dir or dirs[0], dirs, key_hint(ctx.config)), client=client,
                                 index=index, workers=1)
         plan = service.plan_batch("updates", allow_unsafe=args.allow_unsafe)
         # the old copies go to <DIR>/.civkit-trash, where `civkit trash --models-dir DIR` finds them
@@ -193,8 +193,8 @@ class DirsHost(StandaloneHost):
     """A standalone host whose roots also include the folders the user named (an update lands beside
     the old file, which must be inside the roots)."""
 
-    def __init__(self, models_dir, dirs):
-        super().__init__(Path(models_dir).resolve())
+    def __init__(self, models_dir, dirs, key_hint=None):
+        super().__init__(Path(models_dir).resolve(), key_hint=key_hint)
         self.dirs = [Path(d).resolve() for d in dirs]
 
     def model_roots(self) -> list:

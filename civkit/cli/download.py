@@ -20,7 +20,7 @@ from ..folders import LAYOUTS
 from ..refs import TOKEN_REMOVED, clean_ref_text
 from ..sizes import human_size
 from .batch import add_batch_options, batch_client, run_plan
-from .main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
+from .main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, key_hint
 
 FINAL = ("done", "skipped", "failed", "cancelled")
 JSON_KEYS = ("ref", "state", "path", "sha256", "bytes", "model_id", "version_id", "model_name", "version_name",
@@ -79,13 +79,14 @@ def _connections(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _host(args):
+def _host(args, config):
     from ..hosts import StandaloneHost
 
+    hint = key_hint(config)
     if args.to:
         to = Path(args.to).expanduser()
         models = Path(args.models_dir).expanduser() if args.models_dir else to
-        return StandaloneHost(models, args.layout or "plain", target=to)
+        return StandaloneHost(models, args.layout or "plain", target=to, key_hint=hint)
     if args.models_dir:
         models = Path(args.models_dir).expanduser()
     elif Path("models").is_dir():
@@ -95,7 +96,7 @@ def _host(args):
                          "or --to DIR for an exact folder. (./models does not exist here.)")
     if models.exists() and not models.is_dir():
         raise UsageError(f"--models-dir {models} is not a folder.")
-    return StandaloneHost(models.resolve(), args.layout)
+    return StandaloneHost(models.resolve(), args.layout, key_hint=hint)
 
 
 class _Bars:
@@ -197,7 +198,7 @@ def handle(args, ctx) -> int:
         return _handle_batch(args, ctx)
     if not args.refs:
         raise UsageError("Name what to download: REF..., --favorites or --creator USERNAME.")
-    host = _host(args)
+    host = _host(args, ctx.config)
     if host.target is None and host.layout_note:
         print(f"civkit: {host.layout_note}", file=sys.stderr)
     config = ctx.config
@@ -245,7 +246,7 @@ def _handle_batch(args, ctx) -> int:
     from ..service import CivkitService, ServiceError
 
     kind = _check_batch_args(args)
-    host = _host(args)
+    host = _host(args, ctx.config)
     config = ctx.config
     if args.no_sidecars:
         config = config.with_changes(write_sidecars=False)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .. import __version__
-from ..config import Config, load_config, redact
+from ..config import CONFIG_FILE, Config, load_config, redact
 
 # Command modules, in the order their commands appear in --help.
 COMMAND_MODULES = ("search", "files", "library", "care", "download", "resources", "ui")
@@ -25,6 +25,13 @@ COMMAND_MODULES = ("search", "files", "library", "care", "download", "resources"
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+
+
+def key_hint(config: Config) -> str:
+    """Where the API key goes, in the CLI's words (issue 13 item 16)."""
+    return ("set CIVITAI_API_KEY or pass --api-key - (the key is then read from stdin), or store it once as "
+            f'"api_key" in civkit\'s owner-only config file {config.home / CONFIG_FILE} (the Settings tab of '
+            "civkit ui writes it there)")
 
 
 class UsageError(Exception):
@@ -112,8 +119,10 @@ def main(argv: Optional[list] = None) -> int:
         from ..api.errors import CivitaiError
 
         if isinstance(exc, CivitaiError) or getattr(exc, "user_message", None) or isinstance(exc, OSError):
-            text = getattr(exc, "message", None) or str(exc)
-            print(f"civkit: {redact(text, config.api_key)}", file=sys.stderr)
+            from ..service_errors import error_message
+
+            text = error_message(exc, config.api_key, key_hint(config))  # a 401 says where the key goes
+            print(f"civkit: {text}", file=sys.stderr)
             return EXIT_FAILURE
         raise
 

@@ -40,6 +40,14 @@ def _free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
+def ui_host(args, models_dir):
+    """The host of ``civkit ui``: a models folder, and its own Settings tab as the place for the key."""
+    from ..hosts.standalone import UI_KEY_HINT, StandaloneHost
+
+    layout = args.layout or ("a1111" if args.demo and not getattr(args, "models_dir", None) else None)
+    return StandaloneHost(models_dir, layout, key_hint=UI_KEY_HINT)
+
+
 def handler(args, ctx) -> int:
     from .main import UsageError
 
@@ -48,7 +56,6 @@ def handler(args, ctx) -> int:
         from ..ui.app import launch_ui
     except ImportError as exc:
         raise UsageError(f"the UI needs gradio ({exc}); install it with: pip install 'civkit[ui]'") from None
-    from ..hosts.standalone import StandaloneHost
     from ..service import CivkitService
 
     fake = None
@@ -70,7 +77,7 @@ def handler(args, ctx) -> int:
     else:
         raise UsageError("say where your models are: civkit ui --models-dir DIR (or try civkit ui --demo)")
     models_dir.mkdir(parents=True, exist_ok=True)
-    host = StandaloneHost(models_dir, args.layout or ("a1111" if args.demo and not args.models_dir else None))
+    host = ui_host(args, models_dir)
     if args.demo:  # a fresh demo folder gets the usual subfolders, so a scan finds every one
         for root in host.model_roots():
             Path(root).mkdir(parents=True, exist_ok=True)

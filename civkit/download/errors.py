@@ -54,9 +54,6 @@ class HtmlInsteadOfFile(DownloadError):
     """An HTML page arrived where the model file should be (Cloudflare, login or early-access page)."""
 
 
-KEY_HINT = "set CIVITAI_API_KEY or pass --api-key (in a UI: Settings → civkit)"
-
-
 def _message_for(exc: BaseException) -> Optional[str]:
     """A download-specific message for a Civitai error, or None to keep the error's own message."""
     from ..api import errors as api_errors  # lazily: the API package may be absent in a partial install
@@ -65,10 +62,7 @@ def _message_for(exc: BaseException) -> Optional[str]:
         reason = getattr(exc, "reason", None)
         if reason == "disabled":
             return "The creator of this model has disabled downloads of this file on Civitai."
-        if reason == "key_rejected":
-            return ("Civitai rejected your API key (expired, revoked or mistyped): create a new key on "
-                    f"civitai.com → Account settings → API keys, then {KEY_HINT}.")
-        return f"This model needs a Civitai API key: {KEY_HINT}."
+        return api_errors.key_message(reason or "login", download=True)
     if isinstance(exc, api_errors.EarlyAccess):
         deadline = getattr(exc, "deadline", None)
         when = f"until {deadline}" if deadline else "for now"

@@ -60,6 +60,9 @@ def _host_paths():
 class A1111Host(HostAdapter):
     """Folders of a running (or described) A1111/Forge install."""
 
+    # the key field is in civkit's own tab, not in the WebUI's Settings → civkit section
+    key_hint = "open the Civitai tab, go to its Settings tab, paste it into “API key” and press “Save key”"
+
     def __init__(self, *, cmd_opts=None, data_path=None, models_path=None, script_path=None,
                  forge: Optional[bool] = None) -> None:
         if cmd_opts is None or data_path is None:

@@ -23,6 +23,9 @@ class HostAdapter:
     layout: str = "comfyui"
     models_dir: Optional[Path] = None  # hosts that know their folders otherwise may leave it None
     subfolder_template: str = ""  # e.g. "{base_model}/{type}"; see folders.render_subfolder
+    # Where the API key goes in this face, for "This model needs a Civitai API key: <key_hint>."
+    # (None: the errors' own words, api.errors.KEY_HELP.)
+    key_hint: Optional[str] = None
 
     def __init__(self, models_dir, layout: Optional[str] = None, *, subfolder_template: str = ""):
         self.models_dir = Path(models_dir).expanduser()

@@ -43,6 +43,7 @@ def _default_send(event: str, data: dict) -> None:
 class ComfyUIHost(HostAdapter):
     name = "comfyui"
     layout = "comfyui"
+    key_hint = "open the civkit sidebar in ComfyUI, go to its Settings tab and paste it into “Civitai API key”"
 
     def __init__(self, folder_paths_module=None, send_event: Optional[Callable[[str, dict], None]] = None):
         if folder_paths_module is None:

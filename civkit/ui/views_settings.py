@@ -21,8 +21,8 @@ class SettingsView:
     def key_status(self) -> str:
         if self.service.api_key_is_set():
             return "An API key is set."
-        return ("No API key is set. Searching works without one; some downloads need it "
-                "(create one at civitai.com → Account settings → API keys).")
+        return ("No API key is set. Searching works without one; many downloads need one now, even of public "
+                "models (create one at civitai.com → Account settings → API keys).")
 
     def save_key(self, key):
         """-> cleared key field, status."""

@@ -24,7 +24,7 @@ export class SettingsView {
       h("div", { class: "civkit-section" },
         h("h3", {}, "Civitai API key ", this.keyState),
         h("div", { class: "civkit-note" },
-          "Needed for models that require a login. It is kept in civkit's own config file (owner-only), never in the workflow or ComfyUI's settings, and is not shown again."),
+          "Many downloads need one now, even of public models. It is kept in civkit's own config file (owner-only), never in the workflow or ComfyUI's settings, and is not shown again."),
         h("div", { class: "civkit-row" }, this.keyInput,
           h("button", { class: "civkit-btn primary", on: { click: () => this.saveKey() } }, "Save"), this.clearButton)),
       h("div", { class: "civkit-section" },
