@@ -53,6 +53,8 @@ class Task:
         self.error: Optional[str] = None
         self.path: Optional[str] = None
         self.sha256: Optional[str] = None
+        self.verified_with: Optional[str] = None  # "SHA256" / "BLAKE3", once done
+        self.unverified = False  # done, but Civitai listed no hash to check it against
         self.model_id: Optional[int] = None
         self.version_id: Optional[int] = None
         self.model_name: Optional[str] = None
@@ -83,7 +85,8 @@ class Task:
         return {
             "id": self.id, "ref": self.ref, "state": self.state, "bytes": self.bytes, "total": self.total,
             "speed": round(speed, 1), "eta": None if eta is None else round(eta, 1), "message": self.message,
-            "path": self.path, "sha256": self.sha256, "model_id": self.model_id, "version_id": self.version_id,
+            "path": self.path, "sha256": self.sha256, "verified_with": self.verified_with,
+            "unverified": self.unverified, "model_id": self.model_id, "version_id": self.version_id,
             "model_name": self.model_name, "version_name": self.version_name,
             "trained_words": list(self.trained_words), "warnings": list(self.warnings), "error": self.error,
             "created": self.created, "started": self.started, "finished": self.finished, "attempt": self.attempt,
@@ -317,6 +320,7 @@ class DownloadQueue:
             for name in ("sha256", "model_id", "version_id", "model_name", "version_name"):
                 if data.get(name) is not None:
                     setattr(task, name, data[name])
+            task.verified_with, task.unverified = data.get("verified_with"), bool(data.get("unverified"))
             task.path = str(data["path"]) if data.get("path") else task.path
             task.trained_words = list(data.get("trained_words") or task.trained_words)
             task.warnings = list(data.get("warnings") or ())

@@ -67,6 +67,7 @@ class AfterDownload:
             base_model=version.base_model, trained_words=list(version.trained_words or ()),
             air=version.air, checked_at=time.time(),
             version_json=version.raw if isinstance(version.raw, dict) else None,
+            unverified=bool(getattr(result, "unverified", False)),  # Civitai listed no hash to check
         )
         index.upsert(entry)
         # the folder it went to becomes one of the CLI's default roots (civkit mv/rm/organize)

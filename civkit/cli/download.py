@@ -23,8 +23,8 @@ from .batch import add_batch_options, batch_client, run_plan
 from .main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, key_hint
 
 FINAL = ("done", "skipped", "failed", "cancelled")
-JSON_KEYS = ("ref", "state", "path", "sha256", "bytes", "model_id", "version_id", "model_name", "version_name",
-             "trained_words", "warnings", "error", "companions")
+JSON_KEYS = ("ref", "state", "path", "sha256", "verified_with", "unverified", "bytes", "model_id", "version_id",
+             "model_name", "version_name", "trained_words", "warnings", "error", "companions")
 
 
 def register(subparsers) -> None:
@@ -146,7 +146,10 @@ def _report(snap: dict, as_json: bool) -> None:
     state = snap["state"]
     name = " ".join(x for x in (snap.get("model_name"), snap.get("version_name")) if x) or snap["ref"]
     if state == "done":
-        print(f"{name}: saved {snap['path']} ({human_size(snap.get('bytes'))}, SHA256 verified)")
+        # never "verified" for a file Civitai lists no hash for (issue 13 item 17); the message says why
+        check = f"{snap.get('verified_with')} verified" if snap.get("verified_with") else \
+            (snap.get("message") or "unverified").replace("downloaded, ", "")
+        print(f"{name}: saved {snap['path']} ({human_size(snap.get('bytes'))}, {check})")
     elif state == "skipped":
         print(f"{name}: {snap.get('message') or 'already there'}: {snap['path']}")
     elif state == "cancelled":

@@ -69,6 +69,8 @@ class DownloadResult:
     message: str = ""
     warnings: list = field(default_factory=list)
     companions: list = field(default_factory=list)  # the service's VAE/config downloads, as dicts
+    verified_with: Optional[str] = None  # "SHA256" or "BLAKE3": the hash Civitai lists that the bytes matched
+    unverified: bool = False  # Civitai lists no hash civkit can check: only the size was (issue 13 item 17)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -79,6 +81,20 @@ class DownloadResult:
 def _noop_progress(state: str, done: int, total: Optional[int]) -> None:
     pass
 
+
+
+def _no_hash_reason(file) -> str:
+    """Why a file cannot be verified (issue 13 item 17: new files often have no hashes yet)."""
+    listed = {str(k).upper() for k, v in (file.hashes or {}).items() if v}
+    if "BLAKE3" in listed:
+        return "Civitai lists only a BLAKE3 hash and the blake3 package is not installed"
+    return "Civitai lists no hash for this file yet"
+
+
+def _unverified_words(file) -> str:
+    """What was checked instead of a hash (never "verified")."""
+    what = "only its size was checked" if file.size_bytes else "not even its size could be checked"
+    return f"unverified: {_no_hash_reason(file)}; {what}"
 
 
 def _expected_hash(file) -> tuple[Optional[str], Optional[str]]:
@@ -185,8 +201,16 @@ class _Download:
         )
 
     def _skipped(self, path: Path, message: str) -> DownloadResult:
-        return self._result(path, self.expected if self.hash_name == "SHA256" else None, path.stat().st_size,
-                            skipped=True, message=message)
+        if self.hash_name != "SHA256":  # "same SHA256" only when it was compared
+            message = (f"already downloaded (same {self.hash_name})" if self.hash_name
+                       else f"already there with the same name and size (unverified: {_no_hash_reason(self.file)})")
+        return self._mark(self._result(path, self.expected if self.hash_name == "SHA256" else None,
+                                       path.stat().st_size, skipped=True, message=message))
+
+    def _mark(self, result: DownloadResult) -> DownloadResult:
+        """Which hash verified the bytes, or ``unverified`` when none could."""
+        result.verified_with, result.unverified = self.hash_name, self.hash_name is None
+        return result
 
     # ------------------------------------------------------------------ space
     def _check_space(self, needed: int) -> None:
@@ -265,8 +289,10 @@ class _Download:
         if problem:
             self._fail(problem, part, target.name)
         os.replace(part, target)
-        result = self._result(target, got.sha256, total, skipped=False, resumed_from=resumed_from,
-                              message="downloaded and verified" if self.hash_name else "downloaded (Civitai lists no hash)")
+        words = f"downloaded and verified ({self.hash_name})" if self.hash_name else \
+            f"downloaded, {_unverified_words(self.file)}"
+        result = self._mark(self._result(target, got.sha256, total, skipped=False, resumed_from=resumed_from,
+                                         message=words))
         self._run_hooks(target, result)
         return result
 

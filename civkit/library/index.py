@@ -36,8 +36,11 @@ _COLUMNS = (
     "path", "size", "mtime_ns", "inode", "sha256", "autov1", "autov2", "autov3", "crc32", "blake3",
     "status", "model_id", "version_id", "model_name", "version_name", "model_type", "base_model",
     "trained_words", "air", "checked_at", "error", "header", "version_json", "updated_at",
-    "link_source", "trigger_groups", "preferred_weight",
+    "link_source", "trigger_groups", "preferred_weight", "unverified",
 )
+# Columns added since schema 2, with their types: an index without them gains them on open (additive, so
+# no schema bump: an older civkit reading this index ignores them).
+_ADDED_COLUMNS = (("unverified", "INTEGER"),)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -58,7 +61,8 @@ CREATE TABLE IF NOT EXISTS files (
     updated_at REAL,
     link_source TEXT,              -- "hand" when linked with `civkit link`: later lookups leave it alone
     trigger_groups TEXT,           -- JSON list of chosen trained-words indexes; NULL = all
-    preferred_weight REAL          -- the user's LoRA weight; NULL = the host's default
+    preferred_weight REAL,         -- the user's LoRA weight; NULL = the host's default
+    unverified INTEGER             -- 1: downloaded while Civitai listed no hash to check it against
 );
 CREATE TABLE IF NOT EXISTS roots (
     path TEXT PRIMARY KEY,         -- a model folder scanned or downloaded into (the CLI's default roots)
@@ -104,6 +108,7 @@ class LibraryEntry:
     link_source: Optional[str] = None       # "hand" (civkit link) | "hash" | None
     trigger_groups: Optional[list] = None   # chosen indexes into trained_words; None = every group
     preferred_weight: Optional[float] = None
+    unverified: bool = False  # downloaded by civkit while Civitai listed no hash: only its size was checked
 
     def matches_stat(self, st: os.stat_result) -> bool:
         return self.size == st.st_size and self.mtime_ns == st.st_mtime_ns and self.inode == st.st_ino
@@ -168,6 +173,7 @@ def _row_values(entry: LibraryEntry, now: float) -> tuple:
         entry.link_source if entry.link_source in LINK_SOURCES else None,
         json.dumps([int(i) for i in entry.trigger_groups]) if entry.trigger_groups is not None else None,
         float(entry.preferred_weight) if entry.preferred_weight is not None else None,
+        1 if entry.unverified else 0,
     )
 
 
@@ -238,6 +244,7 @@ def _entry_from_row(row: sqlite3.Row) -> LibraryEntry:
     data["version_json"] = _loads(data.get("version_json"), None)
     groups = _loads(data.get("trigger_groups"), None)
     data["trigger_groups"] = [i for i in groups if isinstance(i, int)] if isinstance(groups, list) else None
+    data["unverified"] = bool(data.get("unverified"))
     return LibraryEntry(**data)
 
 
@@ -292,6 +299,10 @@ class LibraryIndex:
                                      ("preferred_weight", "REAL")):
                     self._conn.execute(f"ALTER TABLE files ADD COLUMN {column} {kind}")
             self._conn.executescript(_SCHEMA)
+            have = {row[1] for row in self._conn.execute("PRAGMA table_info(files)")}
+            for column, kind in _ADDED_COLUMNS:  # additive: rows and older readers are unaffected
+                if column not in have:
+                    self._conn.execute(f"ALTER TABLE files ADD COLUMN {column} {kind}")
             self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # -- reading ---------------------------------------------------------------------------

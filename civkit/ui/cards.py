@@ -255,9 +255,12 @@ def downloads_html(tasks: Iterable[dict]) -> str:
         name = t.get("model_name") or t.get("ref") or ""
         if t.get("version_name"):
             name += f" · {t['version_name']}"
+        # a file Civitai listed no hash for is marked, never shown as plainly verified (issue 13 item 17)
+        unverified = (' <span class="civkit-unverified" title="Civitai lists no hash for this file yet: only its '
+                      'size was checked">unverified</span>') if t.get("unverified") else ""
         rows.append(
             f'<tr class="civkit-state-{esc(state)}"><td>#{esc(t.get("id"))}</td><td>{esc(name)}</td>'
-            f'<td><span class="civkit-state">{esc(STATE_WORDS.get(state, state))}</span></td>'
+            f'<td><span class="civkit-state">{esc(STATE_WORDS.get(state, state))}</span>{unverified}</td>'
             f"<td>{_progress(t)}</td><td>{esc(message)}</td></tr>"
         )
     return (

@@ -300,14 +300,17 @@ def task_status_text(task: dict) -> str:
     md = cards.md
     state = task.get("state")
     name = md(task.get("model_name") or task.get("ref") or "the model")
+    # never "verified" when Civitai listed no hash to check the file against (issue 13 item 17)
+    unverified = (" **Unverified:** Civitai lists no hash for this file yet, so only its size was checked."
+                  if task.get("unverified") else "")
     if state == "done":
         words = md(", ".join(task.get("trained_words") or []))
         extra = f" Trigger words: {words}." if words else ""
         also = "".join(f" Its {'VAE' if c.get('kind') == 'vae' else 'config'}: {cards.md_code(c.get('path'))}."
                        for c in task.get("companions") or [])
-        return f"**Done.** Downloaded {name} to {cards.md_code(task.get('path'))}.{also}{extra}"
+        return f"**Done.** Downloaded {name} to {cards.md_code(task.get('path'))}.{unverified}{also}{extra}"
     if state == "skipped":
-        return f"**Done.** {name} is already in your library: {cards.md_code(task.get('path') or '')}."
+        return f"**Done.** {name} is already in your library: {cards.md_code(task.get('path') or '')}.{unverified}"
     if state == "failed":
         return f"**Download failed:** {md(cards.ui_words(task.get('message') or 'no reason given'))}"
     if state == "cancelled":

@@ -36,12 +36,14 @@ function uiWords(message) {
   return isPickleRefusal(message) ? message.replace(PICKLE_ADVICE, 'use "Download anyway" if you trust it') : message;
 }
 
+const UNVERIFIED_NOTE = "Unverified: Civitai lists no hash for this file yet, so only its size was checked.";
+
 function downloadLabel(task) {
   const pct = Math.round(taskProgress(task) * 100);
   switch (task.state) {
     case "queued": return "Queued…";
     case "resolving": return "Asking Civitai…";
-    case "verifying": return "Verifying SHA256…";
+    case "verifying": return "Checking the file…"; // SHA256, BLAKE3, or only the size when Civitai lists no hash
     case "downloading":
       return task.total ? `${pct} % of ${formatBytes(task.total)}` : `${formatBytes(task.bytes || 0)}`;
     default: return `${pct} %`;
@@ -249,7 +251,10 @@ export class SearchView {
       return;
     }
     if (task && FINISHED_STATES.has(task.state)) {
-      ctl.action.append(h("button", { class: "civkit-btn done", disabled: true, title: task.path || "" }, "✓ In library"));
+      ctl.action.append(h("button", { class: "civkit-btn done", disabled: true, title: task.path || "" },
+        task.unverified ? "✓ In library (unverified)" : "✓ In library"));
+      // never shown as verified when Civitai listed no hash to check it against
+      if (task.unverified) ctl.action.append(h("div", { class: "civkit-unverified" }, UNVERIFIED_NOTE));
       return;
     }
     const retry = task && (task.state === "failed" || task.state === "cancelled");
@@ -317,7 +322,8 @@ export class SearchView {
     const wasActive = previous ? ACTIVE_STATES.has(previous.state) : live;
     if (wasActive && task.state === "failed") this.toast("error", `Download failed: ${task.model_name || ""}`.trim(), uiWords(task.message || ""));
     if (wasActive && FINISHED_STATES.has(task.state) && previous) {
-      this.toast("success", "Download finished", `${task.model_name || "Model"} is in your library.`);
+      if (task.unverified) this.toast("warn", "Downloaded, not verified", `${task.model_name || "Model"} is in your library. ${UNVERIFIED_NOTE}`);
+      else this.toast("success", "Download finished", `${task.model_name || "Model"} is in your library.`);
       this.onLibraryChanged();
     }
   }

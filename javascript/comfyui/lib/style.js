@@ -117,6 +117,7 @@ a.civkit-name:hover { text-decoration: underline; }
 .civkit-progress.small { height: 20px; }
 .civkit-progress.small .label { line-height: 18px; font-size: 11px; }
 .civkit-section-title { font-weight: 600; margin: 8px 0 2px; }
+.civkit-unverified { color: var(--ck-warn); font-size: 12px; flex-basis: 100%; }
 `;
 
 export function ensureStyle(doc = document) {
