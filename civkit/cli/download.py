@@ -31,7 +31,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "download", help="download models from Civitai, verified, into the right folder",
         description="Download Civitai models (page URLs, AIR URNs, model@version, or ids) into the right model "
-                    "folder, verified against Civitai's SHA256. Interrupted downloads resume.")
+                    "folder, verified against Civitai's SHA256 (or BLAKE3; a new file Civitai lists no hash for yet is "
+                    "only size-checked and reported as unverified). Interrupted downloads resume.")
     p.add_argument("refs", nargs="*", metavar="REF", help="a Civitai URL, AIR, MODEL@VERSION, or an id")
     where = p.add_argument_group("where to save")
     where.add_argument("--models-dir", metavar="DIR", help="the models folder (default ./models if it exists)")
