@@ -139,3 +139,26 @@ def test_the_hundredth_suffix_of_a_long_name_still_downloads(fake_civitai, long_
     assert result.path.stat().st_size == file.size_bytes
     assert all((dest / other).read_bytes() == b"someone else's file" for other in taken)
     assert sorted(os.listdir(dest)) == sorted(taken + [result.path.name])
+
+
+def test_civkit_rename_refuses_a_name_whose_bundle_would_not_fit(fake_civitai, tmp_path, capsys):
+    """`civkit rename` (issue 12) takes the user's name as it is, but never one that, with the model's
+    extension added, leaves no room for its sidecars: refused before anything moves."""
+    import shutil
+
+    from civkit.cli.main import main
+
+    root = tmp_path / "models"
+    (root / "loras").mkdir(parents=True)
+    model = root / "loras" / "lineart.safetensors"
+    shutil.copy(fake_civitai.catalog.files[10110], model)
+    assert main(["--api-base", fake_civitai.base_url, "scan", str(root)]) == 0
+    before = sorted(p.name for p in (root / "loras").iterdir())
+    capsys.readouterr()
+    assert main(["rename", str(model), "ü" * 125]) == 2  # 250 bytes, 262 with ".safetensors"
+    err = capsys.readouterr().err
+    assert "too long" in err and str(NAME_MAX - 32) in err and "Traceback" not in err
+    assert sorted(p.name for p in (root / "loras").iterdir()) == before
+    assert main(["rename", str(model), "ü" * 100]) == 0  # 212 bytes with the extension: fine
+    assert (root / "loras" / ("ü" * 100 + ".safetensors")).is_file()
+    assert (root / "loras" / ("ü" * 100 + ".civitai.info")).is_file()

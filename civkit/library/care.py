@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ..name_bytes import MAX_NAME_BYTES
 from .bundle import MODEL_EXTENSIONS, bundle_of, move_bundle, with_extension
 from .trash import trash_bundle
 
@@ -58,6 +59,16 @@ def check_name(name: str) -> str:
     if any(ord(c) < 32 or c in '<>:"|?*\x7f' for c in text) or len(text.encode("utf-8")) > MAX_NAME:
         raise CareRefused(f"{name!r} is not a usable file name (control or reserved characters, or too long).")
     return text
+
+
+def check_fits(name: str) -> str:
+    """A model's new name, extension included, leaves room for its sidecars and civkit's temp names
+    (``name_bytes.MAX_NAME_BYTES``, issue 13 item 8); a user's name is refused, never cut."""
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise CareRefused(f"The name {name!r} is too long ({size} bytes with its extension): civkit keeps model "
+                          f"names to at most {MAX_NAME_BYTES} bytes so their sidecars fit beside them.")
+    return name
 
 
 class Caretaker:
@@ -139,12 +150,12 @@ class Caretaker:
         else:
             parent, name = os.path.split(os.path.abspath(dest_text))
             check_name(name)
-            plan = [(sources[0], self.destination(os.path.join(parent, with_extension(name, sources[0]))))]
+            plan = [(sources[0], self.destination(os.path.join(parent, check_fits(with_extension(name, sources[0])))))]
         return self._check_plan([(s, n) for s, n in plan])
 
     def plan_rename(self, source, new_name) -> list:
         real = self.source(source)
-        name = with_extension(check_name(new_name), real)
+        name = check_fits(with_extension(check_name(new_name), real))
         return self._check_plan([(real, os.path.join(os.path.dirname(real), name))])
 
     def carry_out(self, plan: list, status: str = "moved", dry_run: bool = False) -> list:
