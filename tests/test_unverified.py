@@ -197,3 +197,37 @@ def test_gradio_downloads_view_and_status_line_say_unverified(service, fresh):
     done = service.wait_download(service.start_download(f"101@{SOURCE_VERSION}"), timeout=60)
     assert "unverified" not in cards.downloads_html([done]).lower()
     assert "unverified" not in task_status_text(done).lower()
+
+
+def test_a_batch_download_says_unverified_too(fake_civitai, fresh, tmp_path, capsys):
+    """`civkit download --all-files` (the batch path) never prints "SHA256 verified" for such a file."""
+    from civkit.cli.main import main
+
+    models = tmp_path / "models"
+    models.mkdir()
+    pre = ["--api-base", fake_civitai.base_url]
+    assert main(pre + ["download", _ref(fresh), "--all-files", "--models-dir", str(models)]) == 0
+    out = capsys.readouterr().out
+    assert "unverified" in out and "SHA256 verified" not in out
+    assert "verified" not in out.replace("unverified", "")
+    (models / "loras" / "fresh_upload_lora.safetensors").unlink()
+    assert main(pre + ["--json", "download", _ref(fresh), "--all-files", "--models-dir", str(models)]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["status"] == "done" and line["unverified"] is True and line["verified_with"] is None
+
+
+def test_a_batch_status_and_its_views_mark_unverified_files(service, fresh):
+    """The batch part's progress (ComfyUI and gradio batch views read it) never says "✓ verified"
+    for a file without hashes."""
+    plan = service.plan_batch("refs", refs=[_ref(fresh)], all_files=True)
+    runner = service.batch_runner(plan["id"])
+    runner.run()
+    status = runner.status()
+    assert status["files_done"] == 1 and status["files_unverified"] == 1
+    item = status["items"][0]
+    assert item["state"] == "done" and item["unverified"] is True
+    pytest.importorskip("gradio")
+    from civkit.ui.views_batches import progress_html
+
+    page = progress_html(status)
+    assert "unverified" in page and "✓ verified" not in page

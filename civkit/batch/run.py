@@ -114,7 +114,9 @@ class BatchRunner:
                 items.append({"index": i, "task_id": self.task_of.get(i), "name": row.name, "path": row.path,
                               "size": row.size, "bytes": got, "state": (outcome or {}).get("status")
                               or snap.get("state") or "queued", "message": (outcome or {}).get("message")
-                              or snap.get("message") or "", "attempt": snap.get("attempt", 0)})
+                              or snap.get("message") or "", "attempt": snap.get("attempt", 0),
+                              # done, but Civitai listed no hash to check it against (issue 13 item 17)
+                              "unverified": bool(((outcome or {}).get("snapshot") or {}).get("unverified"))})
             total = sum(rows[i].size for i in files)
             finished = [i for i in files if i in self.outcomes]
             ok = sum(1 for i in finished if self.outcomes[i]["status"] == "done")
@@ -123,6 +125,7 @@ class BatchRunner:
         if elapsed > 0 and done_bytes and total > done_bytes and self.state == "running":
             eta = (total - done_bytes) / (done_bytes / elapsed)
         return {"state": self.state, "files_total": len(files), "files_done": ok,
+                "files_unverified": sum(1 for item in items if item["unverified"]),
                 "files_failed": len(finished) - ok, "bytes_total": total, "bytes_done": done_bytes,
                 "eta": eta, "rounds": self.rounds, "items": items}
 

@@ -21,8 +21,8 @@ from ..sizes import human_size
 from .main import EXIT_FAILURE, EXIT_OK, key_hint
 
 ROW_MARK = {"download": "download", "have": "have    ", "conflict": "conflict", "blocked": "blocked "}
-RUN_JSON_KEYS = ("ref", "state", "path", "sha256", "bytes", "model_id", "version_id", "model_name", "version_name",
-                 "trained_words", "warnings", "error", "companions")
+RUN_JSON_KEYS = ("ref", "state", "path", "sha256", "verified_with", "unverified", "bytes", "model_id", "version_id",
+                 "model_name", "version_name", "trained_words", "warnings", "error", "companions")
 
 
 def add_batch_options(parser) -> None:
@@ -97,7 +97,10 @@ def _print_outcome(n: int, total: int, row: dict, as_json: bool) -> None:
         return
     prefix = f"[{n}/{total}] {_label(row)}"
     if row["status"] == "done":
-        print(f"{prefix}: saved {row['path']} ({human_size(row.get('size'))}, SHA256 verified)")
+        # never "verified" for a file Civitai lists no hash for (issue 13 item 17)
+        check = f"{snap['verified_with']} verified" if snap.get("verified_with") else \
+            "unverified: Civitai lists no hash for this file yet; only its size was checked"
+        print(f"{prefix}: saved {row['path']} ({human_size(row.get('size'))}, {check})")
         if row.get("message"):
             print(f"    {row['message']}")
     elif row["status"] == "have":
@@ -154,7 +157,10 @@ def run_plan(service, plan: dict, args, ctx, *, replace: bool = False, trash_roo
     if not ctx.json:
         done = sum(1 for r in report if r["status"] == "done")
         have = sum(1 for r in report if r["status"] == "have")
-        print(f"{done} downloaded and verified, {have} already there, {len(failed)} not downloaded")
+        unverified = sum(1 for r in report if r["status"] == "done" and (r.get("snapshot") or {}).get("unverified"))
+        how = f"downloaded ({unverified} unverified: no hash on Civitai yet)" if unverified else \
+            "downloaded and verified"
+        print(f"{done} {how}, {have} already there, {len(failed)} not downloaded")
         for r in failed:
             print(f"  {r['status']}: {_label(r)} {r.get('name') or ''}: {r.get('message')}")
     return EXIT_OK if not failed else EXIT_FAILURE

@@ -71,7 +71,8 @@ def progress_html(status: dict) -> str:
     lines = []
     for item in status.get("items") or ():
         state = item.get("state") or "queued"
-        words = "✓ verified" if state == "done" else state
+        words = ("✓ unverified (Civitai lists no hash yet; size checked)" if item.get("unverified") else "✓ verified") \
+            if state == "done" else state
         pct = 100 if state == "done" else int(100 * (item.get("bytes") or 0) / item["size"]) if item.get("size") else 0
         message = f" — {html.escape(str(item['message']))}" if state == "failed" and item.get("message") else ""
         lines.append(f"<li class='civkit-batch-file' data-state='{html.escape(state)}'>"

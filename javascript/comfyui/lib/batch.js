@@ -135,7 +135,7 @@ export class PlanView {
         return h("div", { class: `civkit-batch-file ${item.state}`, dataset: { state: item.state } },
           h("div", { class: "civkit-progress small", title: item.path || "" },
             h("div", { class: "bar", style: { width: `${item.state === "done" ? 100 : p}%` } }),
-            h("div", { class: "label" }, `${item.name} · ${item.state === "done" ? "✓ verified" : item.state}`)),
+            h("div", { class: "label" }, `${item.name} · ${item.state === "done" ? (item.unverified ? "✓ unverified (Civitai lists no hash yet; size checked)" : "✓ verified") : item.state}`)),
           item.state === "failed" && item.message ? h("div", { class: "civkit-error" }, item.message) : null);
       })]);
     if (status.state === "running") {
@@ -145,7 +145,9 @@ export class PlanView {
       this.onFinished();
       const ok = !status.files_failed;
       this.toast(ok ? "success" : "warn", ok ? "Batch finished" : "Batch finished with failures",
-        `${status.files_done} of ${status.files_total} files verified.`);
+        status.files_unverified
+          ? `${status.files_done} of ${status.files_total} files downloaded; ${status.files_unverified} unverified (Civitai lists no hash for them yet, so only their size was checked).`
+          : `${status.files_done} of ${status.files_total} files verified.`);
     }
   }
 
