@@ -1,47 +1,28 @@
-"""The Civitai REST client: ``CivitaiClient``, its error hierarchy and its typed records."""
+"""The Civitai REST client: ``CivitaiClient``, its error hierarchy and its typed records.
 
-from .client import CivitaiClient
-from .errors import (
-    Archived,
-    AuthRequired,
-    BadRequest,
-    CivitaiError,
-    CloudflareBlocked,
-    EarlyAccess,
-    Forbidden,
-    NetworkError,
-    NotFound,
-    RateLimited,
-    RegionBlocked,
-    ServerBusy,
-    UnexpectedResponse,
-    error_from_response,
-)
-from .ratelimit import RateLimiter
-from .records import (
-    Creator,
-    CreatorItem,
-    Enums,
-    HashMatch,
-    Image,
-    Model,
-    ModelFile,
-    ModelVersion,
-    Page,
-    ResolvedDownload,
-    Stats,
-    TagItem,
-    filename_from_disposition,
-    normalise_commercial_use,
-    normalise_nsfw_level,
-    parse_enums,
-    parse_file,
-    parse_hash_matches,
-    parse_image,
-    parse_model,
-    parse_page,
-    parse_version,
-)
+The names are loaded on first use (PEP 562), so ``from civkit.api.errors import ...`` or a look at
+the records does not import requests and the client: the ``civkit`` command starts faster.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "CivitaiClient": "client",
+    **dict.fromkeys((
+        "Archived", "AuthRequired", "BadRequest", "CivitaiError", "CloudflareBlocked", "EarlyAccess", "Forbidden",
+        "NetworkError", "NotFound", "RateLimited", "RegionBlocked", "ServerBusy", "UnexpectedResponse",
+        "error_from_response",
+    ), "errors"),
+    "RateLimiter": "ratelimit",
+    **dict.fromkeys((
+        "Creator", "CreatorItem", "Enums", "HashMatch", "Image", "Model", "ModelFile", "ModelVersion", "Page",
+        "ResolvedDownload", "Stats", "TagItem", "filename_from_disposition", "normalise_commercial_use",
+        "normalise_nsfw_level", "parse_enums", "parse_file", "parse_hash_matches", "parse_image", "parse_model",
+        "parse_page", "parse_version",
+    ), "records"),
+}
 
 __all__ = [
     "Archived", "AuthRequired", "BadRequest", "CivitaiClient", "CivitaiError", "CloudflareBlocked", "Creator",
@@ -51,3 +32,16 @@ __all__ = [
     "normalise_commercial_use", "normalise_nsfw_level", "parse_enums", "parse_file", "parse_hash_matches",
     "parse_image", "parse_model", "parse_page", "parse_version",
 ]
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__all__))

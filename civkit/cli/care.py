@@ -13,12 +13,10 @@ import json
 import sys
 import time
 
-from ..library import IndexUnavailable, LibraryIndex
-from ..library.care import CareRefused, Caretaker
-from ..library.organize import organize
-from ..library.trash import TrashError, empty_trash, find_items, list_trash, restore_item
 from ..sizes import human_size
 from .main import UsageError
+
+# civkit.library (sqlite3, ...) loads in the handlers: `civkit mv --help` stays fast (tests/test_cli_startup.py).
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -86,6 +84,9 @@ def _common(p) -> None:
 
 
 def _open(args, ctx):
+    from ..library.care import CareRefused, Caretaker
+    from ..library.index import IndexUnavailable, LibraryIndex
+
     try:
         index = LibraryIndex(ctx.config.index_path)
     except IndexUnavailable as exc:
@@ -117,6 +118,8 @@ def _print_results(results, as_json: bool) -> int:
 
 
 def _run(args, ctx, work) -> int:
+    from ..library.care import CareRefused
+
     as_json = _wants_json(args, ctx)
     care = _open(args, ctx)
     try:
@@ -141,11 +144,15 @@ def cmd_rm(args, ctx) -> int:
 
 
 def cmd_organize(args, ctx) -> int:
+    from ..library.organize import organize
+
     return _run(args, ctx, lambda care: organize(care, args.dir, args.template, include_all=args.all,
                                                  dry_run=args.dry_run))
 
 
 def cmd_trash(args, ctx) -> int:
+    from ..library.trash import TrashError, empty_trash, find_items, list_trash, restore_item
+
     as_json = _wants_json(args, ctx)
     care = _open(args, ctx)
     try:
@@ -196,6 +203,7 @@ def cmd_trash(args, ctx) -> int:
 
 
 def cmd_link(args, ctx) -> int:
+    from ..library.care import CareRefused
     from ..library.prefs import PrefsError, clear_link, link_by_hand
     from ..versions import VersionResolver
 

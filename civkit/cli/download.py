@@ -15,12 +15,15 @@ import threading
 from pathlib import Path
 
 from ..config import DEFAULT_CONNECTIONS, MAX_CONNECTIONS, check_connections
-from ..download import CONFLICT_MODES
 from ..folders import LAYOUTS
 from ..refs import TOKEN_REMOVED, clean_ref_text
 from ..sizes import human_size
 from .batch import add_batch_options, batch_client, run_plan
 from .main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, key_hint
+
+# The download machinery (requests, the service) loads in the handler; `download --help` needs only
+# the names of the conflict modes (tests/test_cli_startup.py checks they match the download's).
+CONFLICT_MODES = ("ask", "skip", "suffix", "replace")
 
 FINAL = ("done", "skipped", "failed", "cancelled")
 JSON_KEYS = ("ref", "state", "path", "sha256", "verified_with", "unverified", "bytes", "model_id", "version_id",

@@ -10,9 +10,9 @@ import json
 import os
 import sys
 
-from ..hashing import ALL_HASHES, FileChangedError, hash_files
-from ..safetensors_header import NOTABLE_METADATA, HeaderError, guess_kind, read_header, tag_frequency
 from ..sizes import human_size
+
+# civkit.hashing and civkit.safetensors_header load in the handlers: `civkit hash --help` stays fast.
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -43,6 +43,8 @@ def register(subparsers) -> None:
 
 def describe_os_error(exc: OSError) -> str:
     """One line for a person, without Python's ``[Errno 2]`` noise."""
+    from ..hashing import FileChangedError
+
     if isinstance(exc, FileNotFoundError):
         return "no such file"
     if isinstance(exc, IsADirectoryError):
@@ -77,6 +79,8 @@ def _hash_record(path: str, hashes) -> dict:
 
 
 def _print_hash_table(record: dict) -> None:
+    from ..hashing import ALL_HASHES
+
     print(f"{record['path']}  ({human_size(record['size'], byte_word='bytes')})")
     for name in ALL_HASHES:
         value = record[name]
@@ -84,6 +88,8 @@ def _print_hash_table(record: dict) -> None:
 
 
 def cmd_hash(args, ctx) -> int:
+    from ..hashing import ALL_HASHES, hash_files
+
     paths = list(args.files)
     bar = _progress_bar(paths)
     results: dict = {}
@@ -137,6 +143,8 @@ def _short(value: str) -> str:
 
 
 def _ordered_metadata(metadata: dict) -> list:
+    from ..safetensors_header import NOTABLE_METADATA
+
     first = [k for k in NOTABLE_METADATA if k in metadata]
     rest = sorted(k for k in metadata if k not in first)
     return first + rest
@@ -151,6 +159,8 @@ def _top_tags(freq: dict, limit: int = 10) -> list:
 
 
 def cmd_info(args, ctx) -> int:
+    from ..safetensors_header import HeaderError, guess_kind, read_header, tag_frequency
+
     path = args.file
     try:
         header = read_header(path)

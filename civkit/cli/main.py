@@ -3,32 +3,56 @@
 Global options come before the command. Exit codes: 0 success, 1 a failure reaching Civitai or
 doing the work, 2 bad input. Expected failures print one line to stderr, never a traceback.
 
-Each command module exposes ``register(subparsers)``, which adds its parsers and sets
-``func=handler`` on them; a handler takes ``(args, ctx)`` and returns an exit code.
+Adding a command: one line in ``COMMANDS`` below (command name, the module of ``civkit/cli/`` that
+registers it, the one-line help ``civkit --help`` shows). The module exposes ``register(subparsers)``,
+which adds its commands' parsers (with the same help) and sets ``func=handler`` on them; a handler
+takes ``(args, ctx)`` and returns an exit code. A module may register several commands (one line
+each here); ``tests/test_cli_startup.py`` checks that the table and the modules agree.
+
+Start-up stays fast because only the module of the command being run is imported (``civkit --help``
+imports none), and command modules import the heavy parts (requests, sqlite3, the API client, the
+service, tqdm) inside their handlers, never at module level, so ``civkit COMMAND --help`` and
+argument errors stay fast too. The same test fails when one of them is imported at start-up.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
-from dataclasses import dataclass
-from typing import Optional
 
 from .. import __version__
-from ..config import CONFIG_FILE, Config, load_config, redact
 
-# Command modules, in the order their commands appear in --help.
-COMMAND_MODULES = ("search", "files", "library", "care", "download", "resources", "ui")
+# command: (module in civkit/cli/, one-line help), in the order of `civkit --help`.
+COMMANDS = {
+    "search": ("search", "search models on Civitai"),
+    "show": ("search", "show a model, its versions and files"),
+    "hash": ("files", "compute SHA256, AutoV1, AutoV2, AutoV3, CRC32 and BLAKE3 of local files"),
+    "info": ("files", "show a safetensors file's header: tensors, dtypes, training metadata"),
+    "scan": ("library", "index model folders and link the files to Civitai"),
+    "triggers": ("library", "show a model file's trigger words"),
+    "updates": ("library", "list linked models that have a newer version on Civitai"),
+    "duplicates": ("library", "list identical model files (same SHA256) in several places"),
+    "mv": ("care", "move model files with their sidecars"),
+    "rename": ("care", "rename a model file with its sidecars"),
+    "rm": ("care", "move model files and their sidecars to civkit's trash"),
+    "trash": ("care", "list, restore or empty civkit's trash"),
+    "organize": ("care", "sort model files into subfolders by a template"),
+    "link": ("care", "link a file to a Civitai version by hand"),
+    "download": ("download", "download models from Civitai, verified, into the right folder"),
+    "resources": ("resources", "list (and download) every model a workflow, image or Civitai image link needs"),
+    "ui": ("ui", "open the civkit web UI (search, download, library)"),
+}
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
-def key_hint(config: Config) -> str:
-    """Where the API key goes, in the CLI's words (issue 13 item 16)."""
+def key_hint(config) -> str:
+    """Where the API key goes, in the CLI's words (issue 13 item 16). ``config``: a ``Config``."""
+    from ..config import CONFIG_FILE
+
     return ("set CIVITAI_API_KEY or pass --api-key - (the key is then read from stdin), or store it once as "
             f'"api_key" in civkit\'s owner-only config file {config.home / CONFIG_FILE} (the Settings tab of '
             "civkit ui writes it there)")
@@ -38,11 +62,13 @@ class UsageError(Exception):
     """Bad input from the user: exit code 2 with this message."""
 
 
-@dataclass
 class Context:
-    config: Config
-    json: bool
-    verbose: bool
+    """What every handler gets besides its arguments: the settings and the global output options."""
+
+    def __init__(self, config, json: bool, verbose: bool):
+        self.config = config
+        self.json = json
+        self.verbose = verbose
 
     def client(self):
         from ..api import CivitaiClient
@@ -50,7 +76,13 @@ class Context:
         return CivitaiClient(self.config.api_base, self.config.api_key)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _rest_of_command(parser) -> None:
+    parser.add_argument("_rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``civkit`` parser. Only ``command``'s module is imported and registered (with its other
+    commands); every other command is a placeholder that knows just its name and help."""
     parser = argparse.ArgumentParser(
         prog="civkit",
         description="Search Civitai, download verified models, and link your local model library.",
@@ -64,13 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f".{name}", __package__)
-        except ImportError as exc:  # a command group not built yet must not break the others
-            logging.getLogger(__name__).debug("command module %s unavailable: %s", name, exc)
-            continue
-        module.register(sub)
+    real = COMMANDS[command][0] if command in COMMANDS else None
+    registered = False
+    for name, (module, help_text) in COMMANDS.items():
+        if module != real:
+            _rest_of_command(sub.add_parser(name, help=help_text, add_help=False))
+        elif not registered:
+            importlib.import_module(f".{module}", __package__).register(sub)
+            registered = True
     return parser
 
 
@@ -90,15 +123,35 @@ def _key_from_stdin() -> str:
     return key.strip()
 
 
-def main(argv: Optional[list] = None) -> int:
-    parser = build_parser()
+def _command_of(argv) -> str | None:
+    """The command word in ``argv``, found by the same parser with placeholders only (so global
+    options, their values and abbreviations are read exactly as in the real parse)."""
+    args, _unknown = build_parser().parse_known_args(argv)
+    return args.command
+
+
+def main(argv: list | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        command = _command_of(argv)
+        parser = build_parser(command)
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
         return int(exc.code or 0)
+    except ImportError as exc:  # a broken install must not end in a traceback
+        print(f"civkit: the {command} command cannot start: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
+    return _run(args)
+
+
+def _run(args) -> int:
+    import logging
+
+    from ..config import load_config, redact
+
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         api_key = _key_from_stdin() if args.api_key == "-" else args.api_key

@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
-from ..api.errors import BadRequest, NotFound
-from ..api.records import Model, ModelFile, ModelVersion
-from ..refs import TOKEN_REMOVED, RefError, parse_ref
-from ..summaries import hidden_note, is_sfw_level
 from .main import UsageError
+
+if TYPE_CHECKING:  # the API client, its errors and records load when a command runs, not for --help
+    from ..api.records import Model, ModelFile, ModelVersion
 
 SORTS = ("Highest Rated", "Most Downloaded", "Most Liked", "Most Discussed", "Most Collected", "Most Images",
          "Newest", "Oldest")
@@ -163,6 +162,9 @@ def _show(ctx, model, rows: list) -> None:
 
 
 def run_search(args, ctx) -> int:
+    from ..api.errors import BadRequest
+    from ..summaries import hidden_note, is_sfw_level
+
     ctx.json = _wants_json(args, ctx)
     if args.limit is None or not 1 <= args.limit <= MAX_LIMIT:
         raise UsageError(f"--limit must be between 1 and {MAX_LIMIT}")
@@ -207,11 +209,15 @@ def run_search(args, ctx) -> int:
 
 
 def _ref_hosts(ctx) -> tuple:
+    from urllib.parse import urlsplit
+
     return (urlsplit(ctx.config.api_base).netloc,)
 
 
 def fetch_ref(client, ref) -> tuple[Model | None, ModelVersion | None]:
     """(model, selected version) for a Ref. A bare number is a model id first, then a version id."""
+    from ..api.errors import NotFound
+
     if ref.bare:
         try:
             return client.get_model(ref.model_id), None
@@ -259,6 +265,9 @@ def _print_version(v: ModelVersion, selected: bool) -> None:
 
 
 def run_show(args, ctx) -> int:
+    from ..api.errors import BadRequest
+    from ..refs import TOKEN_REMOVED, RefError, parse_ref
+
     ctx.json = _wants_json(args, ctx)
     try:
         ref = parse_ref(args.ref, extra_hosts=_ref_hosts(ctx))

@@ -13,8 +13,6 @@ import sys
 import threading
 from pathlib import Path
 
-from ..config import civkit_home, load_config
-
 DEMO_KEY_NOTE = "The demo Civitai accepts the API key {key} (Settings tab), for the models that ask for one."
 
 
@@ -49,6 +47,7 @@ def ui_host(args, models_dir):
 
 
 def handler(args, ctx) -> int:
+    from ..config import civkit_home, load_config
     from .main import UsageError
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
