@@ -9,8 +9,16 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-# One Content-Disposition parser serves storage headers and signed URLs alike.
-from ..download.names import filename_from_disposition  # noqa: F401 - re-exported
+
+def __getattr__(name: str):
+    """``filename_from_disposition``: one Content-Disposition parser serves storage headers and signed
+    URLs alike (``download/names.py``). Loaded on first use: importing the download package here
+    would make every user of these converters (the library index: ``scrub_text``) import requests."""
+    if name == "filename_from_disposition":
+        from ..download.names import filename_from_disposition
+
+        return filename_from_disposition
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 HASH_KEYS = ("AutoV1", "AutoV2", "AutoV3", "SHA256", "CRC32", "BLAKE3")
 _HASH_KEY_BY_LOWER = {k.lower(): k for k in HASH_KEYS}

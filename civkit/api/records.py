@@ -15,7 +15,6 @@ from typing import Any, Generic, Optional, TypeVar
 from .normalise import (  # noqa: F401 - re-exported: the contract names them in records
     DEFAULT_DOWNLOAD_BASE,
     HASH_KEYS,
-    filename_from_disposition,
     fix_download_url,
     normalise_commercial_use,
     normalise_hashes,
@@ -43,6 +42,17 @@ from .normalise import (
 from .normalise import (
     as_strings as _strings,
 )
+
+
+def __getattr__(name: str):
+    """``filename_from_disposition`` is named in records too; it lives in download/names.py and loads
+    on first use (see ``normalise.__getattr__``)."""
+    if name == "filename_from_disposition":
+        from .normalise import filename_from_disposition
+
+        return filename_from_disposition
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 T = TypeVar("T")
 CommercialUse = frozenset

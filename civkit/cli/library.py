@@ -13,12 +13,10 @@ import json
 import os
 import sys
 
-from ..api.errors import CivitaiError
-from ..library import IndexUnavailable, LibraryIndex, ScanProgress, scan
-from ..library.queries import find_duplicates, find_updates
-from ..sizes import human_size
-from ..triggers import trigger_words_for
 from .main import UsageError
+
+# Imported in the handlers, not here: civkit.library (sqlite3, the hashing), the API client,
+# civkit.triggers. `civkit scan --help` stays fast (tests/test_cli_startup.py).
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -106,6 +104,8 @@ def _check_dirs(dirs) -> list:
 
 
 def _open_index(ctx):
+    from ..library.index import IndexUnavailable, LibraryIndex
+
     try:
         return LibraryIndex(ctx.config.index_path)
     except IndexUnavailable as exc:
@@ -121,7 +121,7 @@ class _ScanBar:
         self.bar = None
         self.shown = 0
 
-    def __call__(self, p: ScanProgress) -> None:
+    def __call__(self, p) -> None:
         if not self.enabled or p.phase != "hash" or not p.bytes_total:
             return
         if self.bar is None:
@@ -139,6 +139,8 @@ class _ScanBar:
 
 
 def _run_scan(dirs, index, client, ctx, **kw):
+    from ..library.scan import scan
+
     bar = _ScanBar(not ctx.json)
     try:
         return scan(dirs, index, client, progress=bar, nsfw_previews=ctx.config.nsfw_previews, **kw)
@@ -146,9 +148,12 @@ def _run_scan(dirs, index, client, ctx, **kw):
         bar.close()
 
 
-def _scan_record(entry) -> dict:
-    data = entry.to_json()
-    return {k: data.get(k) for k in SCAN_JSON_KEYS}
+def _print_records(index, paths) -> None:
+    """One JSON object per file per line, read from the index in bulk and written as it comes."""
+    write = sys.stdout.write
+    for lines in index.json_lines(paths, SCAN_JSON_KEYS):
+        if lines:
+            write("\n".join(lines) + "\n")
 
 
 def _describe(entry) -> str:
@@ -173,19 +178,16 @@ def cmd_scan(args, ctx) -> int:
     with index:
         report = _run_scan(dirs, index, client, ctx, lookup=lookup, refresh=args.refresh, recheck=args.recheck,
                            write_sidecars=ctx.config.write_sidecars and not args.no_sidecars)
-        entries = report.entries
         images = ctx.config.example_images if args.images is None else args.images
         if images < 0:
             raise UsageError("--images takes a number of images, 0 or more")
-        kept = _keep_images(entries, client, ctx, images) if images and client is not None else 0
+        # report.entries (every file with its version JSON) is read only when images are wanted
+        kept = _keep_images(report.entries, client, ctx, images) if images and client is not None else 0
         if ctx.json:
-            for e in entries:
-                print(json.dumps(_scan_record(e), ensure_ascii=False))
+            _print_records(index, report.paths)
         else:
-            touched = set(report.touched)
-            for e in entries:
-                if e.path in touched:
-                    print(f"{_describe(e)}  {e.path}")
+            for e in index.entries_for(sorted(set(report.touched))):
+                print(f"{_describe(e)}  {e.path}")
             summary = (f"{report.files} model files: {report.new} new, {report.changed} changed, "
                        f"{report.unchanged} unchanged")
             if report.moved or report.removed:
@@ -226,6 +228,8 @@ def cmd_triggers(args, ctx) -> int:
         raise UsageError(f"{path} {what}")
     if args.only is not None or args.all or args.weight is not None or args.groups:
         return _trigger_choices(args, ctx, os.path.realpath(path))
+    from ..triggers import trigger_words_for
+
     index = _open_index(ctx)
     client = None
     if not args.offline:  # few retries: offline, the header's words are better than a long wait
@@ -296,6 +300,9 @@ def _update_dirs(args) -> list:
 
 
 def cmd_updates(args, ctx) -> int:
+    from ..api.errors import CivitaiError
+    from ..library.queries import find_updates
+
     ctx.json = _wants_json(args, ctx)
     dirs = _update_dirs(args)
     if args.replace and not args.download:
@@ -336,6 +343,9 @@ def cmd_updates(args, ctx) -> int:
 
 
 def cmd_duplicates(args, ctx) -> int:
+    from ..library.queries import find_duplicates
+    from ..sizes import human_size
+
     ctx.json = _wants_json(args, ctx)
     dirs = _check_dirs(args.dirs)
     index = _open_index(ctx)

@@ -1,14 +1,38 @@
-"""The local model library: the SQLite index, scanning, linking to Civitai, sidecars, previews."""
+"""The local model library: the SQLite index, scanning, linking to Civitai, sidecars, previews.
+
+The index and the scan are imported with the package; the other names on first use (PEP 562), so a
+rescan (and ``civkit scan``) does not import sidecar writing, previews and the API records.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 from .index import IndexUnavailable, LibraryEntry, LibraryIndex
-from .link import LinkResult, link_entries
-from .preview import existing_preview, save_preview
 from .scan import MODEL_EXTENSIONS, ScanProgress, ScanReport, scan
-from .sidecar_read import read_sidecar_facts, read_sidecar_hashes
-from .sidecars import SidecarResult, merge_a1111_json, write_civitai_info
+
+_LAZY = {
+    **dict.fromkeys(("LinkResult", "link_entries"), "link"),
+    **dict.fromkeys(("existing_preview", "save_preview"), "preview"),
+    **dict.fromkeys(("read_sidecar_facts", "read_sidecar_hashes"), "sidecar_read"),
+    **dict.fromkeys(("SidecarResult", "merge_a1111_json", "write_civitai_info"), "sidecars"),
+}
 
 __all__ = [
     "IndexUnavailable", "LibraryEntry", "LibraryIndex", "LinkResult", "link_entries", "existing_preview",
     "save_preview", "MODEL_EXTENSIONS", "ScanProgress", "ScanReport", "scan", "read_sidecar_facts",
     "read_sidecar_hashes", "SidecarResult", "merge_a1111_json", "write_civitai_info",
 ]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__all__))

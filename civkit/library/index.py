@@ -75,6 +75,9 @@ CREATE INDEX IF NOT EXISTS files_version ON files(version_id);
 CREATE INDEX IF NOT EXISTS files_listing ON files(
     path, size, status, model_id, version_id, model_name, version_name, model_type, base_model,
     trained_words, sha256, air, checked_at, error);
+-- Covers LibraryIndex.stat_map, what every rescan reads first: without it a library whose rows carry
+-- their version JSON (~3 KB each) reads a page per file to learn the sizes and times.
+CREATE INDEX IF NOT EXISTS files_stat ON files(path, size, mtime_ns, inode, status, checked_at, sha256);
 """
 
 
@@ -192,6 +195,8 @@ LIST_COLUMNS = (
     "base_model", "trained_words", "sha256", "air", "checked_at", "error",
 )
 _SHA_AT = LIST_COLUMNS.index("sha256")
+# REAL columns, and JSON kept as text: ``json_lines`` refuses them (it spells text and integers only)
+_NOT_JSON_TEXT = ("checked_at", "updated_at", "header", "version_json", "trigger_groups", "preferred_weight")
 _WORDS_AT = LIST_COLUMNS.index("trained_words")
 
 
@@ -211,16 +216,35 @@ def _word_lists(texts: list) -> list:
     return out
 
 
-def _text_match(needle, path, *fields) -> bool:
-    """SQL ``civkit_match``: ``needle`` (already casefolded) in the file name or any text field.
+_ENTRY_COLUMNS = tuple(f.name for f in fields(LibraryEntry))  # all of them columns, in field order
+_ENTRY_SELECT = f"SELECT {','.join(_ENTRY_COLUMNS)} FROM files"
+_E_WORDS, _E_HEADER, _E_VERSION, _E_GROUPS, _E_UNVERIFIED = (
+    _ENTRY_COLUMNS.index(k) for k in ("trained_words", "header", "version_json", "trigger_groups", "unverified"))
 
-    Python rather than SQL ``LIKE``/``lower()``, which only fold ASCII ("Ü" would miss "ü"); measured
-    no slower, since SQL has no cheap way to cut the file name out of the path.
-    Trigger words are searched in their stored JSON text, which keeps non-ASCII as it is.
-    """
-    if path and needle in os.path.basename(path).casefold():
-        return True
-    return any(f and needle in f.casefold() for f in fields)
+
+def _entries_from_rows(rows: list) -> list:
+    """``LibraryEntry`` objects from plain ``_ENTRY_SELECT`` tuples; the word lists decoded in bulk."""
+    out = []
+    for values, words in zip(rows, _word_lists([r[_E_WORDS] for r in rows]), strict=True):
+        values = list(values)
+        values[_E_WORDS] = words
+        if values[_E_HEADER] is not None:
+            values[_E_HEADER] = _loads(values[_E_HEADER], None)
+        if values[_E_VERSION] is not None:
+            values[_E_VERSION] = _loads(values[_E_VERSION], None)
+        if values[_E_GROUPS] is not None:
+            groups = _loads(values[_E_GROUPS], None)
+            values[_E_GROUPS] = [i for i in groups if isinstance(i, int)] if isinstance(groups, list) else None
+        values[_E_UNVERIFIED] = bool(values[_E_UNVERIFIED])
+        out.append(LibraryEntry(*values))
+    return out
+
+
+def _under(path: str, roots: Iterable[str]) -> bool:
+    for root in roots:
+        if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
+            return True
+    return False
 
 
 def _root_list(root) -> Optional[list]:
@@ -234,25 +258,6 @@ def _root_list(root) -> Optional[list]:
         if not _under(r, kept):
             kept.append(r)
     return kept
-
-
-def _entry_from_row(row: sqlite3.Row) -> LibraryEntry:
-    names = {f.name for f in fields(LibraryEntry)}
-    data = {k: row[k] for k in row.keys() if k in names}
-    data["trained_words"] = _loads(data.get("trained_words"), [])
-    data["header"] = _loads(data.get("header"), None)
-    data["version_json"] = _loads(data.get("version_json"), None)
-    groups = _loads(data.get("trigger_groups"), None)
-    data["trigger_groups"] = [i for i in groups if isinstance(i, int)] if isinstance(groups, list) else None
-    data["unverified"] = bool(data.get("unverified"))
-    return LibraryEntry(**data)
-
-
-def _under(path: str, roots: Iterable[str]) -> bool:
-    for root in roots:
-        if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
-            return True
-    return False
 
 
 # What one bad row makes sqlite3 raise: INTEGER overflow, unencodable text, a value of the wrong type.
@@ -306,10 +311,16 @@ class LibraryIndex:
             self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # -- reading ---------------------------------------------------------------------------
+    def _select(self, sql: str, params=()) -> list:
+        """Plain tuples (no ``sqlite3.Row`` per row); the caller holds the lock."""
+        cursor = self._conn.cursor()
+        cursor.row_factory = None
+        return cursor.execute(sql, params).fetchall()
+
     def get(self, path) -> Optional[LibraryEntry]:
         with self._lock:
-            row = self._conn.execute("SELECT * FROM files WHERE path=?", (str(path),)).fetchone()
-        return _entry_from_row(row) if row else None
+            rows = self._select(f"{_ENTRY_SELECT} WHERE path=?", (str(path),))
+        return _entries_from_rows(rows)[0] if rows else None
 
     def lookup_valid(self, path, st: os.stat_result) -> Optional[LibraryEntry]:
         """The entry for ``path`` if the file is unchanged since it was indexed (size, mtime_ns, inode)."""
@@ -332,23 +343,21 @@ class LibraryIndex:
 
     def entries(self, root=None) -> list:
         """All entries, or those under ``root`` (a folder path or a list of them), sorted by path."""
+        from .listing import where_clause
+
+        where, params = where_clause(self, root, None, None)
         with self._lock:
-            rows = self._conn.execute("SELECT * FROM files ORDER BY path").fetchall()
-        result = [_entry_from_row(r) for r in rows]
-        if root is not None:
-            roots = [str(root)] if isinstance(root, (str, os.PathLike)) else [str(r) for r in root]
-            result = [e for e in result if _under(e.path, roots)]
-        return result
+            rows = self._select(f"{_ENTRY_SELECT}{where} ORDER BY path", params)
+        return _entries_from_rows(rows)
 
     def entries_for(self, paths: Iterable[str]) -> list:
         wanted = list(dict.fromkeys(str(p) for p in paths))
-        found = {}
+        rows: list = []
         with self._lock:
             for i in range(0, len(wanted), 500):
                 chunk = wanted[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                for row in self._conn.execute(f"SELECT * FROM files WHERE path IN ({marks})", chunk):
-                    found[row["path"]] = _entry_from_row(row)
+                rows += self._select(f"{_ENTRY_SELECT} WHERE path IN ({','.join('?' * len(chunk))})", chunk)
+        found = {e.path: e for e in _entries_from_rows(rows)}
         return [found[p] for p in wanted if p in found]
 
     def version_paths(self, root=None) -> dict:
@@ -368,10 +377,8 @@ class LibraryIndex:
 
     def by_sha256(self, sha256) -> list:
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT * FROM files WHERE sha256=? ORDER BY path", (str(sha256).upper(),)
-            ).fetchall()
-        return [_entry_from_row(r) for r in rows]
+            rows = self._select(f"{_ENTRY_SELECT} WHERE sha256=? ORDER BY path", (str(sha256).upper(),))
+        return _entries_from_rows(rows)
 
     def by_hash(self, value) -> list:
         """Entries with ``value`` as one of their hashes (any kind), or as the start of their SHA256
@@ -380,111 +387,37 @@ class LibraryIndex:
         if not value or len(value) < 8:
             return []
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT * FROM files WHERE sha256=? OR autov1=? OR autov2=? OR autov3=? OR blake3=? OR crc32=?"
+            rows = self._select(
+                f"{_ENTRY_SELECT} WHERE sha256=? OR autov1=? OR autov2=? OR autov3=? OR blake3=? OR crc32=?"
                 " OR (length(?) >= 10 AND substr(sha256, 1, length(?)) = ?) ORDER BY path",
-                (value,) * 6 + (value, value, value)).fetchall()
-        return [_entry_from_row(r) for r in rows]
+                (value,) * 6 + (value, value, value))
+        return _entries_from_rows(rows)
 
+    # -- bulk reads (civkit/library/listing.py) ----------------------------------------------
     def list_rows(self, root=None, *, query: Optional[str] = None, status: Optional[str] = None,
                   offset: int = 0, limit: Optional[int] = None) -> tuple:
-        """``(rows, total)``: the light listing the Library views need, sorted by path.
+        """``(rows, total)``: the light listing of the Library views (``listing.list_rows``)."""
+        from .listing import list_rows
 
-        Each row is a dict with ``LIST_COLUMNS`` (``trained_words`` as a list) plus ``copies``
-        (files in the listing's roots with the same SHA-256, None without a hash). The raw version
-        JSON and header are never read, which is what keeps this fast for tens of thousands of
-        files. ``root``: a path or a list of them; ``query``: case-insensitive text in the file
-        name, model name, version name, model type, base model or trigger words; ``status``: one of
-        ``STATUSES``; ``total`` counts every match, not just the page.
-        """
-        if status is not None and status not in STATUSES:
-            raise ValueError(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}")
-        where, params = self._list_where(root, query, status)
-        offset = max(0, int(offset or 0))
-        page = ""
-        page_params: list = []
-        if limit is not None or offset:
-            page = " LIMIT ? OFFSET ?"
-            page_params = [-1 if limit is None else max(0, int(limit)), offset]
-        sql = f"SELECT {','.join(LIST_COLUMNS)} FROM files{where} ORDER BY path{page}"
-        with self._lock:
-            cursor = self._conn.cursor()
-            cursor.row_factory = None  # plain tuples: no sqlite3.Row per row
-            raw = cursor.execute(sql, [*params, *page_params]).fetchall()
-            if page_params and (limit is None or len(raw) >= max(0, int(limit)) or offset):
-                total = self._conn.execute(f"SELECT COUNT(*) FROM files{where}", params).fetchone()[0]
-            else:
-                total = len(raw)
-            copies = self._copies({r[_SHA_AT] for r in raw if r[_SHA_AT]}, root)
-        words = _word_lists([r[_WORDS_AT] for r in raw])
-        rows = []
-        for values, word_list in zip(raw, words, strict=True):
-            row = dict(zip(LIST_COLUMNS, values, strict=True))
-            row["trained_words"] = word_list
-            row["copies"] = copies.get(row["sha256"]) if row["sha256"] else None
-            rows.append(row)
-        return rows, total
+        return list_rows(self, root, query=query, status=status, offset=offset, limit=limit)
 
     def status_counts(self, root=None) -> dict:
         """status -> number of files (optionally under ``root``), every status present, one query."""
-        where, params = self._list_where(root, None, None)
-        with self._lock:
-            found = dict(self._conn.execute(f"SELECT status, COUNT(*) FROM files{where} GROUP BY status",
-                                            params).fetchall())
-        return {s: int(found.get(s, 0)) for s in STATUSES}
+        from .listing import status_counts
 
-    def _list_where(self, root, query, status) -> tuple:
-        clauses: list = []
-        params: list = []
-        roots = _root_list(root)
-        if roots is not None:
-            if not roots:
-                return " WHERE 0", []
-            ors = []
-            for r in roots:
-                prefix = r.rstrip(os.sep) + os.sep
-                ors.append("(path = ? OR substr(path, 1, ?) = ?)")
-                params += [r, len(prefix), prefix]
-            clauses.append("(" + " OR ".join(ors) + ")")
-        if status is not None:
-            clauses.append("status = ?")
-            params.append(status)
-        needle = (query or "").strip().casefold()
-        if needle:
-            self._ensure_match_function()
-            clauses.append("civkit_match(?, path, model_name, version_name, model_type, base_model, trained_words)")
-            params.append(needle)
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+        return status_counts(self, root)
 
-    def _ensure_match_function(self) -> None:
-        with self._lock:
-            if not getattr(self, "_match_registered", False):
-                self._conn.create_function("civkit_match", 7, _text_match, deterministic=True)
-                self._match_registered = True
+    def records(self, paths, columns=LIST_COLUMNS, chunk: int = 2000):
+        """Lists of dicts of ``columns`` for ``paths``, sorted by path (``listing.records``)."""
+        from .listing import records
 
-    def _copies(self, shas: set, root) -> dict:
-        """sha256 -> how many files (under ``root``) have it, for the given hashes only.
+        return records(self, paths, columns, chunk)
 
-        A page's few hashes are counted directly. For a long listing, first find the hashes shared
-        by two or more rows anywhere (the sha256 index alone answers that; duplicates are rare) and
-        count under ``root`` only those; the rest have 1.
-        """
-        if not shas:
-            return {}
-        out = dict.fromkeys(shas, 1)
-        wanted = sorted(shas)
-        if len(wanted) > 1000:
-            wanted = sorted(shas & {sha for (sha,) in self._conn.execute(
-                "SELECT sha256 FROM files WHERE sha256 IS NOT NULL GROUP BY sha256 HAVING COUNT(*) > 1")})
-        if not wanted:
-            return out
-        where, params = self._list_where(root, None, None)
-        where = (where + " AND " if where else " WHERE ") + "sha256 IN ({marks})"
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
-            sql = f"SELECT sha256, COUNT(*) FROM files{where.format(marks=','.join('?' * len(chunk)))} GROUP BY sha256"
-            out.update(self._conn.execute(sql, [*params, *chunk]).fetchall())
-        return out
+    def json_lines(self, paths, columns, chunk: int = 2000):
+        """``records`` as lists of JSON texts, written by SQLite (``listing.json_lines``)."""
+        from .listing import json_lines
+
+        return json_lines(self, paths, columns, chunk)
 
     def count(self) -> int:
         with self._lock:

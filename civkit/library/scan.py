@@ -71,6 +71,12 @@ class ScanReport:
     _entries: Optional[list] = field(default=None, repr=False)
 
     @property
+    def paths(self) -> list:
+        """Every model file found under the roots, sorted (``index.records(report.paths, ...)`` lists
+        them without building an entry per file)."""
+        return self._paths
+
+    @property
     def entries(self) -> list:
         """Every model file found under the roots, as the index now knows it (loaded on demand)."""
         if self._entries is None:
@@ -118,7 +124,8 @@ def scan(roots, index: LibraryIndex, client=None, *, lookup: bool = True, write_
     for path, st in files.items():
         k = known.get(path)
         # unchanged: same size, mtime_ns and inode, and hashed (or broken: retried with --refresh)
-        if k is not None and k[:3] == _stat_key(st) and (k[5] or k[3] == "error") and not (
+        if k is not None and k[0] == st.st_size and k[1] == st.st_mtime_ns and k[2] == st.st_ino and (
+            k[5] or k[3] == "error") and not (
             refresh and k[3] == "error"
         ):
             status, checked_at = k[3], k[4]

@@ -7,16 +7,16 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Optional
 
 from ..api.normalise import scrub_text
-from ..api.records import parse_version
 from ..safetensors_header import HeaderError, read_header
 from .index import LibraryEntry, LibraryIndex
 from .link import apply_version
-from .preview import save_preview
-from .sidecar_read import read_sidecar_facts
-from .sidecars import SidecarResult, merge_a1111_json, write_civitai_info
+
+# Imported where used: the API records, sidecar reading and writing, previews. A rescan of an
+# unchanged library needs none of them, and `civkit scan` starts faster without them.
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def walk_models(roots, extensions) -> Walk:
                         errors.append((scrub_text(path), "the file name is not valid UTF-8, so civkit cannot index"
                                        " it; rename the file"))
                         continue
-                    if path not in files and _is_regular(st):
+                    if path not in files and S_ISREG(st.st_mode):
                         files[path] = st
     return walk
 
@@ -115,10 +115,6 @@ def _utf8(path: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _is_regular(st: os.stat_result) -> bool:
-    return (st.st_mode & 0o170000) == 0o100000
 
 
 def header_summary(header) -> dict:
@@ -176,6 +172,9 @@ def seed_from_sidecars(entry: LibraryEntry, path: str, st: os.stat_result, prese
     """
     if present is not None and not any(c in present for c in sidecar_candidates(path)):
         return False
+    from ..api.records import parse_version
+    from .sidecar_read import read_sidecar_facts
+
     try:
         facts = read_sidecar_facts(path, st)
     except OSError:
@@ -197,6 +196,9 @@ def seed_from_sidecars(entry: LibraryEntry, path: str, st: os.stat_result, prese
 def write_sidecars_for(path: str, version, session, *, site: str, nsfw_previews: bool = False,
                        forge: bool = False, previews: bool = True) -> tuple:
     """``.civitai.info``, the A1111 ``.json`` and a preview for one newly linked file."""
+    from .preview import save_preview
+    from .sidecars import SidecarResult, merge_a1111_json, write_civitai_info
+
     results = []
     for write in (
         lambda: write_civitai_info(path, version, site=site),
