@@ -1,6 +1,7 @@
 """Hashing throughput on cached files, against what A1111 extensions do and against sha256sum.
 
     python benchmarks/bench_hashing.py --files 4 --size-mb 256
+    python benchmarks/bench_hashing.py --process            # 6 files x 192 MiB, whole processes
 
 Baseline: a single-threaded loop reading 1 MiB blocks into hashlib.sha256 (the A1111 way).
 Compared on the same files, in the same run, page cache warm:
@@ -9,22 +10,44 @@ Compared on the same files, in the same run, page cache warm:
   * `civkit hash`: hash_files(paths, ALL_HASHES) — two SHA256 passes (file, AutoV3 payload),
     BLAKE3 and CRC32, each file read once, hashes fed from parallel threads.
 Targets (issue 3): scan >= 1.7x the baseline, all six >= 0.7x, on two cores.
+
+``--process`` (issue 14): whole processes (start-up included) against the baseline loop run as a
+process (``python3 -c``) on the same cached files, alternating:
+  * `civkit --json scan --no-lookup --no-sidecars DIR` from an empty index (a first scan: SHA256,
+    AutoV1, AutoV2, files in parallel). Goal: >= 1.7x the baseline's speed.
+  * `civkit --json hash FILE...` (all six hashes: SHA256 twice, file and AutoV3 payload, plus BLAKE3
+    and CRC-32). Shown against the same goal; its CPU work is ~2.3x the baseline's, so two idle
+    cores cap it near 0.9x (the in-process target for all six is >= 0.7x).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 
 from _common import MIB, machine_line, make_safetensors_file, print_table, temp_dir, timed, warm_cache
+from _process import add_process_options, civkit_command, compare, process_env
 
 from civkit.hashing import ALL_HASHES, SCAN_HASHES, default_workers, hash_file, hash_files
 
 TARGETS = {"scan": 1.7, "all six": 0.7}
+PROCESS_TARGET = 1.7
+BASELINE_PROCESS = """import hashlib, sys
+for path in sys.argv[1:]:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(1024 * 1024)
+            if not block:
+                break
+            h.update(block)
+    print(h.hexdigest().upper(), path)
+"""
 
 
 def baseline_loop(paths) -> dict:
@@ -59,13 +82,62 @@ def run_hash_files(paths, want, workers) -> dict:
     return results
 
 
+def main_process(args) -> int:
+    """`civkit --json hash` as a process against the hashlib loop as a process, alternating."""
+    size = int(args.size_mb * MIB)
+    print(machine_line())
+    print(f"{args.files} files x {args.size_mb:g} MiB = {args.files * size / MIB:.0f} MiB, cached")
+    with temp_dir() as tmp:
+        paths = [str(make_safetensors_file(tmp / f"model{i}.safetensors", size, seed=i + 1)) for i in range(args.files)]
+        warm_cache(paths)
+        env = process_env(CIVKIT_HOME=str(tmp / "home"))
+        command = civkit_command(tmp, args.civkit)
+        civkit = [*command, "--json", "hash", *paths]
+        baseline = [sys.executable, "-c", BASELINE_PROCESS, *paths]
+        ours = {r["path"]: r["SHA256"] for r in map(json.loads, subprocess.run(
+            civkit, env=env, capture_output=True, text=True, check=True).stdout.splitlines())}
+        theirs = dict(line.split(" ", 1)[::-1] for line in subprocess.run(
+            baseline, env=env, capture_output=True, text=True, check=True).stdout.splitlines())
+        if ours != theirs:
+            print("UNEXPECTED: civkit hash and hashlib disagree")
+            return 1
+        print("SHA256 of civkit hash == hashlib's: yes")
+        home = tmp / "home"
+        scan = [*command, "--json", "scan", "--no-lookup", "--no-sidecars", str(tmp)]
+
+        def empty_index() -> None:
+            shutil.rmtree(home, ignore_errors=True)
+
+        met = True
+        for title, cmd, label, prepare in (
+            (f"first scan of {args.files} cached files", scan, "civkit --json scan --no-lookup (empty index)",
+             empty_index),
+            (f"civkit --json hash of {args.files} cached files", civkit, "civkit --json hash (all six hashes)", None),
+        ):
+            print()
+            met &= compare(title, cmd, baseline, env=env, runs=args.repeat, prepare=prepare,
+                           goal=lambda c, b: b / c >= PROCESS_TARGET,
+                           goal_text=f">= {PROCESS_TARGET}x the baseline's speed", civkit_label=label,
+                           baseline_label="python3 -c '<hashlib 1 MiB loop>'", faster_is_ratio=True)
+    print()
+    print(machine_line())
+    return 0 if met else 1
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--files", type=int, default=4, help="number of files (default 4)")
-    ap.add_argument("--size-mb", type=float, default=256, help="size of each file in MiB (default 256)")
+    ap.add_argument("--files", type=int, default=None, help="number of files (default 4; 6 with --process)")
+    ap.add_argument("--size-mb", type=float, default=None, help="size of each file in MiB (default 256; 192 with --process)")
     ap.add_argument("--workers", type=int, default=None, help="files hashed at once (default: CPU count)")
     ap.add_argument("--repeat", type=int, default=3, help="rounds; the best time of each method counts (default 3)")
+    add_process_options(ap)
     args = ap.parse_args(argv)
+    if args.process:
+        args.files = args.files or 6
+        args.size_mb = args.size_mb or 192
+        return main_process(args)
+    args.files = args.files or 4
+    args.size_mb = args.size_mb or 256
     workers = args.workers or default_workers()
     size = int(args.size_mb * MIB)
     total = args.files * size
