@@ -140,3 +140,15 @@ def test_api_names_still_import_from_the_package():
     assert set(api.__all__) <= set(dir(api))
     with pytest.raises(AttributeError):
         api.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("argv", [
+    ["--api-k", "scan", "hash", "--help"],          # an abbreviated option whose value is a command name
+    ["--api-base=http://127.0.0.1:1", "hash", "--help"],
+    ["-v", "--json", "hash", "--help"],
+])
+def test_the_command_is_found_behind_any_global_options(argv, capsys):
+    from civkit.cli.main import main
+
+    assert main(argv) == 0
+    assert "usage: civkit hash" in capsys.readouterr().out

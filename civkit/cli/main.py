@@ -123,18 +123,28 @@ def _key_from_stdin() -> str:
     return key.strip()
 
 
-def _command_of(argv) -> str | None:
-    """The command word in ``argv``, found by the same parser with placeholders only (so global
-    options, their values and abbreviations are read exactly as in the real parse)."""
-    args, _unknown = build_parser().parse_known_args(argv)
-    return args.command
+def _guess_command(argv) -> str | None:
+    """The command word in ``argv`` at a glance: the first word that is not an option or the value of
+    ``--api-base``/``--api-key``. Only a guess of which module to import: ``main`` checks it against
+    the real parse (an abbreviated option, say) and parses again if it was wrong."""
+    values = iter(argv)
+    for word in values:
+        if word in ("--api-base", "--api-key"):
+            next(values, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def main(argv: list | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        command = _command_of(argv)
+        command = _guess_command(argv)
         parser = build_parser(command)
+        found, _rest = parser.parse_known_args(argv)
+        if found.command and COMMANDS[found.command][0] != COMMANDS.get(command, ("",))[0]:
+            command = found.command  # the guess read an option's value as the command
+            parser = build_parser(command)
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
         return int(exc.code or 0)
