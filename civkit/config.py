@@ -135,7 +135,8 @@ def load_config(
     base = api_base or env.get("CIVKIT_API_BASE") or stored.get("api_base") or DEFAULT_API_BASE
     return Config(
         home=home,
-        api_base=normalise_api_base(base),
+        # the default needs no check (and so no urllib3 import: `civkit scan --no-lookup` never connects)
+        api_base=base if base == DEFAULT_API_BASE else normalise_api_base(base),
         api_key=key.strip() if isinstance(key, str) and key.strip() else None,
         nsfw_previews=bool(stored.get("nsfw_previews", False)),
         write_sidecars=bool(stored.get("write_sidecars", True)),

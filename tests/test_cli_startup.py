@@ -152,3 +152,17 @@ def test_the_command_is_found_behind_any_global_options(argv, capsys):
 
     assert main(argv) == 0
     assert "usage: civkit hash" in capsys.readouterr().out
+
+
+def test_a_scan_without_lookups_imports_no_network_code(tmp_path):
+    """`civkit scan --no-lookup` never connects: requests, urllib3 and the client stay unloaded."""
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "a.ckpt").write_bytes(b"weights")
+    env_code = (f"import os; os.environ['CIVKIT_HOME'] = {str(tmp_path / 'home')!r}; "
+                "[os.environ.pop(k, None) for k in ('CIVKIT_API_BASE', 'CIVITAI_API_KEY', 'CIVITAI_TOKEN')]; ")
+    modules, code, out, err = _imported(env_code + CONSOLE_SCRIPT, "--json", "scan", "--no-lookup", str(models))
+    assert code == 0, err
+    assert '"status": "unknown"' in out
+    network = ("requests", "urllib3", "civkit.api.client", "gradio", "tqdm", "civkit.service")
+    assert sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in network)) == []
