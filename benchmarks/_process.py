@@ -15,6 +15,7 @@ own: pass the real script, e.g. ``$(pyenv which civkit)``). Both sides get the s
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -55,11 +56,20 @@ def process_env(**extra: str) -> dict:
     return env
 
 
-def run_once(cmd: list, env: dict, ok_codes=(0,)) -> float:
-    """Wall seconds from start to exit; output goes to /dev/null (a terminal would be slower)."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(cmd: list, env: dict, ok_codes=(0,), cpu: list | None = None) -> float:
+    """Wall seconds from start to exit; output goes to /dev/null (a terminal would be slower).
+    ``cpu``: gets the CPU seconds the process used appended."""
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     wall = time.perf_counter() - t0
+    if cpu is not None:
+        cpu.append(_children_cpu() - cpu0)
     if proc.returncode not in ok_codes:
         raise RuntimeError(f"{' '.join(map(str, cmd))} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}")
     return wall
@@ -82,12 +92,13 @@ def compare(title: str, civkit_cmd: list, baseline_cmd: list, *, env: dict, runs
     run_once(baseline_cmd, env)
     ours: list = []
     theirs: list = []
+    cpu: dict = {id(ours): [], id(theirs): []}
     for i in range(runs):
         pair = [(theirs, baseline_cmd, (0,)), (ours, civkit_cmd, ok_codes)]
         for times, cmd, codes in pair if i % 2 == 0 else reversed(pair):
             if times is ours:
                 prepare()
-            times.append(run_once(cmd, env, codes))
+            times.append(run_once(cmd, env, codes, cpu[id(times)]))
     civ, base = statistics.median(ours), statistics.median(theirs)
     rounds = [(b / c if faster_is_ratio else c / b) for c, b in zip(ours, theirs, strict=True)]
     ratio = base / civ if faster_is_ratio else civ / base
@@ -98,5 +109,10 @@ def compare(title: str, civkit_cmd: list, baseline_cmd: list, *, env: dict, runs
     print(f"  civkit    {civkit_label:<44} {_stats(ours)}")
     print(f"  ratio {what}: {ratio:.2f}x of the medians; per round {min(rounds):.2f}x .. {max(rounds):.2f}x")
     print(f"  difference civkit - baseline: {civ - base:+.3f} s of the medians")
+    civ_cpu, base_cpu = statistics.median(cpu[id(ours)]), statistics.median(cpu[id(theirs)])
+    line = f"  CPU seconds (medians): civkit {civ_cpu:.3f}, baseline {base_cpu:.3f}"
+    if faster_is_ratio and civ_cpu > 0:  # the baseline is one thread: what idle cores would allow civkit
+        line += f"; on {os.cpu_count()} idle cores civkit could reach at most ~{base_cpu * (os.cpu_count() or 1) / civ_cpu:.2f}x"
+    print(line)
     print(f"  goal {goal_text}: {'MET' if met else 'NOT MET'}")
     return met
