@@ -75,9 +75,12 @@ CREATE INDEX IF NOT EXISTS files_version ON files(version_id);
 CREATE INDEX IF NOT EXISTS files_listing ON files(
     path, size, status, model_id, version_id, model_name, version_name, model_type, base_model,
     trained_words, sha256, air, checked_at, error);
--- Covers LibraryIndex.stat_map, what every rescan reads first: without it a library whose rows carry
--- their version JSON (~3 KB each) reads a page per file to learn the sizes and times.
-CREATE INDEX IF NOT EXISTS files_stat ON files(path, size, mtime_ns, inode, status, checked_at, sha256);
+-- Covers what a rescan reads: LibraryIndex.stat_map (every rescan) and the scan's JSON lines
+-- (`civkit --json scan`, listing.json_lines), in path order: without it a library whose rows carry
+-- their version JSON (~3 KB each) reads a page per file, and the JSON lines a table row per index entry.
+CREATE INDEX IF NOT EXISTS files_scan ON files(
+    path, size, mtime_ns, inode, status, checked_at, sha256, autov1, autov2, autov3, model_id, version_id,
+    model_name, version_name, model_type, base_model, trained_words, air, error);
 """
 
 
