@@ -9,7 +9,8 @@ is the spread.
 Which ``civkit``: by default a copy of the console script pip writes (``from civkit.cli.main import
 main``), run by this Python with this checkout first on PYTHONPATH, so a worktree measures its own
 code; ``--civkit PATH`` times an installed script instead (a pyenv shim adds a bash start-up of its
-own: pass the real script, e.g. ``$(pyenv which civkit)``). Both sides get the same environment.
+own: pass the real script, e.g. ``$(pyenv which civkit)``). Both sides get the same environment,
+with bytecode cached (``process_env``).
 """
 
 from __future__ import annotations
@@ -49,9 +50,14 @@ def civkit_command(tmp: Path, installed: str | None = None) -> list:
     return [sys.executable, str(script)]
 
 
-def process_env(**extra: str) -> dict:
+def process_env(tmp: Path, **extra: str) -> dict:
+    """The environment of both sides. Bytecode is cached as in a normal install (a shell or sandbox
+    with PYTHONDONTWRITEBYTECODE=1 would make every civkit run compile its modules again), under
+    ``tmp`` so no ``__pycache__`` lands in the source tree; the uncounted first runs fill it."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
     env.update(extra)
     return env
 

@@ -90,7 +90,7 @@ def main_process(args) -> int:
     with temp_dir() as tmp:
         paths = [str(make_safetensors_file(tmp / f"model{i}.safetensors", size, seed=i + 1)) for i in range(args.files)]
         warm_cache(paths)
-        env = process_env(CIVKIT_HOME=str(tmp / "home"))
+        env = process_env(tmp, CIVKIT_HOME=str(tmp / "home"))
         command = civkit_command(tmp, args.civkit)
         civkit = [*command, "--json", "hash", *paths]
         baseline = [sys.executable, "-c", BASELINE_PROCESS, *paths]

@@ -52,7 +52,6 @@ def with_civkit(paths) -> int:
 
 
 SAFE_OPEN_PROCESS = """import sys
-from _process import add_process_options, civkit_command, compare, process_env
 from safetensors import safe_open
 with safe_open(sys.argv[1], framework="np") as f:
     print(len(f.metadata() or {}), len(list(f.keys())))
@@ -65,7 +64,7 @@ def main_process(args) -> int:
         meta = {"ss_network_module": "networks.lora", "ss_tag_frequency": '{"10_x": {"x": 1}}'}
         path = str(make_sparse_safetensors(tmp / "checkpoint.safetensors", int(6.5 * 1024 * MIB), 3000, meta))
         met = compare("one header, 3,000 tensors", [*civkit_command(tmp, args.civkit), "--json", "info", path],
-                      [sys.executable, "-c", SAFE_OPEN_PROCESS, path], env=process_env(), runs=args.repeat,
+                      [sys.executable, "-c", SAFE_OPEN_PROCESS, path], env=process_env(tmp), runs=args.repeat,
                       goal=lambda c, b: c <= b, goal_text="<= 1x the safetensors package's process",
                       civkit_label="civkit --json info FILE", baseline_label="python3 -c '<safetensors safe_open>'")
     print(machine_line())

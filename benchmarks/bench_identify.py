@@ -86,7 +86,7 @@ def main(argv=None) -> int:
                 cmd = [*civkit_command(tmp, args.civkit), "--api-base", fake.base_url, "--json", "scan",
                        "--no-sidecars", str(lib)]
                 t0 = time.perf_counter()
-                out = subprocess.run(cmd, env=process_env(CIVKIT_HOME=str(tmp / "home")), capture_output=True,
+                out = subprocess.run(cmd, env=process_env(tmp, CIVKIT_HOME=str(tmp / "home")), capture_output=True,
                                      text=True, check=False).stdout.splitlines()
                 wall = time.perf_counter() - t0
                 report = _CliReport([json.loads(line) for line in out])

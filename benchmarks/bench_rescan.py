@@ -89,7 +89,7 @@ def main_process(args) -> int:
     with temp_dir() as tmp:
         root = tmp / "models"
         make_tree(root, args.files)
-        env = process_env(CIVKIT_HOME=str(tmp / "home"))
+        env = process_env(tmp, CIVKIT_HOME=str(tmp / "home"))
         civkit = civkit_command(tmp, args.civkit)
         scan_cmd = [*civkit, "scan", "--no-lookup", "--no-sidecars", str(root)]
         print(f"first scan as a process: {run_once(scan_cmd, env):.2f} s ({args.files} files, every one hashed)")

@@ -25,10 +25,10 @@ def main(argv=None) -> int:
     add_process_options(parser)
     args = parser.parse_args(argv)
     print(machine_line())
-    env = process_env()
     bare = [sys.executable, "-c", "pass"]
     met = True
     with temp_dir() as tmp:
+        env = process_env(tmp)
         civkit = civkit_command(tmp, args.civkit)
         cases = [(["--help"], "civkit --help", (0,), True),
                  (["scan", "--help"], "civkit scan --help", (0,), False),

@@ -57,7 +57,7 @@ def records(index, paths, columns=LIST_COLUMNS, chunk: int = 2000):
     columns = tuple(columns) if "path" in columns else ("path", *columns)
     path_at = columns.index("path")
     words_at = columns.index("trained_words") if "trained_words" in columns else None
-    wanted = sorted(set(map(str, paths)))
+    wanted = sorted(dict.fromkeys(map(str, paths)))  # already sorted (a scan's paths): linear
     select = f"SELECT {','.join(columns)} FROM files WHERE "
     if len(wanted) < 2000:
         batches = (_in_batch(index, select, wanted[i : i + 500]) for i in range(0, len(wanted), 500))
@@ -90,7 +90,7 @@ def json_lines(index, paths, columns, chunk: int = 2000):
                  if c == "trained_words" else f"json_quote({c})")
         parts.append(f"'{', ' if i else '{'}{json.dumps(c)}: ' || {value}")
     line = " || ".join(parts) + " || '}'"
-    wanted = sorted(set(map(str, paths)))
+    wanted = sorted(dict.fromkeys(map(str, paths)))  # already sorted (a scan's paths): linear
     select = f"SELECT path, {line} FROM files WHERE "
     if len(wanted) < 2000:
         batches = (_in_batch(index, select, wanted[i : i + 500]) for i in range(0, len(wanted), 500))
