@@ -71,6 +71,7 @@ def records(index, paths, columns=LIST_COLUMNS, chunk: int = 2000):
                 d["trained_words"] = words
         yield out
 
+
 def json_lines(index, paths, columns, chunk: int = 2000):
     """``records(paths, columns)`` as JSON texts, one object per file, a list per chunk: exactly
     what ``json.dumps(record, ensure_ascii=False)`` gives, but written by SQLite (its JSON
@@ -86,7 +87,8 @@ def json_lines(index, paths, columns, chunk: int = 2000):
         return
     parts = []
     for i, c in enumerate(columns):
-        value = (f"CASE WHEN json_valid({c}) AND json_type({c})='array' THEN {c} ELSE '[]' END"
+        value = (f"CASE WHEN {c} IS NULL OR {c} = '[]' THEN '[]' "  # most rows: nothing to parse
+                 f"WHEN json_valid({c}) AND json_type({c})='array' THEN {c} ELSE '[]' END"
                  if c == "trained_words" else f"json_quote({c})")
         parts.append(f"'{', ' if i else '{'}{json.dumps(c)}: ' || {value}")
     line = " || ".join(parts) + " || '}'"
@@ -99,6 +101,7 @@ def json_lines(index, paths, columns, chunk: int = 2000):
     for rows in batches:
         yield [r[1] for r in rows]
 
+
 def _has_json(index) -> bool:
     if not hasattr(index, "_json_ok"):
         try:
@@ -108,9 +111,11 @@ def _has_json(index) -> bool:
             index._json_ok = False
     return index._json_ok
 
+
 def _in_batch(index, select: str, part: list) -> list:
     with index._lock:
         return index._select(f"{select}path IN ({','.join('?' * len(part))}) ORDER BY path", part)
+
 
 def _range_batches(index, select: str, path_at: int, wanted: set, prefix: str, chunk: int):
     """Rows whose path starts with ``prefix`` and is in ``wanted``, ``chunk`` rows per query
@@ -173,6 +178,7 @@ def list_rows(index, root=None, *, query: Optional[str] = None, status: Optional
         rows.append(row)
     return rows, total
 
+
 def status_counts(index, root=None) -> dict:
     """status -> number of files (optionally under ``root``), every status present, one query."""
     where, params = where_clause(index, root, None, None)
@@ -180,6 +186,7 @@ def status_counts(index, root=None) -> dict:
         found = dict(index._conn.execute(f"SELECT status, COUNT(*) FROM files{where} GROUP BY status",
                                         params).fetchall())
     return {s: int(found.get(s, 0)) for s in STATUSES}
+
 
 def where_clause(index, root, query, status) -> tuple:
     clauses: list = []
@@ -204,11 +211,13 @@ def where_clause(index, root, query, status) -> tuple:
         params.append(needle)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
+
 def _ensure_match_function(index) -> None:
     with index._lock:
         if not getattr(index, "_match_registered", False):
             index._conn.create_function("civkit_match", 7, _text_match, deterministic=True)
             index._match_registered = True
+
 
 def _copies(index, shas: set, root) -> dict:
     """sha256 -> how many files (under ``root``) have it, for the given hashes only.
