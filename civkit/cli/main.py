@@ -31,7 +31,7 @@ COMMANDS = {
     "info": ("files", "show a safetensors file's header: tensors, dtypes, training metadata"),
     "scan": ("library", "index model folders and link the files to Civitai"),
     "triggers": ("library", "show a model file's trigger words"),
-    "updates": ("library", "list linked models that have a newer version on Civitai"),
+    "updates": ("library", "list (or download) newer versions of the linked models"),
     "duplicates": ("library", "list identical model files (same SHA256) in several places"),
     "mv": ("care", "move model files with their sidecars"),
     "rename": ("care", "rename a model file with its sidecars"),
