@@ -339,22 +339,19 @@ class _Download:
                 sleep=self.sleep, dest_dir=self.dest_dir,
             ).run(fh)
 
-        outcome = attempt()
-        if outcome is None:
-            return None
-        total, got, resumed_from = outcome
-        self.progress("verifying", total, total)
-        problem = self._problem(got, total)
-        if problem and resumed_from:
-            log.warning("resumed download of %s did not verify (%s); downloading it again from the start",
-                        name, problem)
-            fh.truncate(0)
+        for first_try in (True, False):
             outcome = attempt()
             if outcome is None:
                 return None
             total, got, resumed_from = outcome
             self.progress("verifying", total, total)
             problem = self._problem(got, total)
+            if not (problem and resumed_from and first_try):
+                break
+            # as in _run_single: a kept .part that does not verify is started over once
+            log.warning("resumed download of %s did not verify (%s); downloading it again from the start",
+                        name, problem)
+            fh.truncate(0)
         return total, got, problem, resumed_from
 
     @staticmethod

@@ -20,8 +20,8 @@ from typing import Optional
 from ..hashing import SCAN_HASHES, hash_file
 from .index import LibraryEntry
 from .link import apply_version
-from .sidecar_read import base_of, read_json_file
-from .sidecars import SidecarResult, atomic_write_json, merge_a1111_json, write_civitai_info
+from .sidecar_read import base_of
+from .sidecars import SidecarResult, atomic_write_json, load_a1111_json, merge_a1111_json, write_civitai_info
 
 MAX_WEIGHT = 10.0
 
@@ -144,12 +144,9 @@ def set_prefs(index, path: str, *, groups=None, all_groups: bool = False, weight
 def mirror_a1111_json(path: str, entry: LibraryEntry) -> SidecarResult:
     """``activation text`` and ``preferred weight`` in ``<base>.json`` follow the entry; other keys stay."""
     target = Path(str(base_of(path)) + ".json")
-    data: dict = {}
-    if target.exists():
-        loaded = read_json_file(target)
-        if not isinstance(loaded, dict):
-            return SidecarResult(target, "error", f"{target.name} is not a valid JSON object; left as it is")
-        data = loaded
+    data, refused = load_a1111_json(target)
+    if refused is not None:
+        return refused
     merged = dict(data)
     if entry.trained_words:
         merged["activation text"] = ", ".join(chosen_words(entry))

@@ -191,6 +191,17 @@ def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def load_a1111_json(path: Path) -> tuple[dict, Optional[SidecarResult]]:
+    """The A1111 ``<base>.json`` as a dict ({} when there is none), or the result that refuses to
+    touch it: a file that is not a JSON object is the user's and stays as it is."""
+    if not path.exists():
+        return {}, None
+    loaded = read_json_file(path)
+    if not isinstance(loaded, dict):
+        return {}, SidecarResult(path, "error", f"{path.name} is not a valid JSON object; left as it is")
+    return loaded, None
+
+
 def merge_a1111_json(model_path, version, forge: bool = False, *,
                      description: Optional[str] = None, vae: Optional[str] = None) -> SidecarResult:
     """Fill ``activation text``, ``sd version``, ``description`` and ``vae`` in ``<base>.json`` where empty.
@@ -199,12 +210,9 @@ def merge_a1111_json(model_path, version, forge: bool = False, *,
     ``x.vae.safetensors``); a user's choice (any non-empty value, "Automatic" and "None" too) stays.
     """
     path = Path(str(base_of(model_path)) + ".json")
-    data: dict = {}
-    if path.exists():
-        loaded = read_json_file(path)
-        if not isinstance(loaded, dict):
-            return SidecarResult(path, "error", f"{path.name} is not a valid JSON object; left as it is")
-        data = loaded
+    data, refused = load_a1111_json(path)
+    if refused is not None:
+        return refused
     merged = dict(data)
     words = _trained_words(version)
     if words and _blank(merged.get("activation text")):
