@@ -7,6 +7,7 @@ prints without a traceback). ``explain(exc)`` turns a Civitai error met while do
 
 from __future__ import annotations
 
+import errno
 from typing import Optional
 
 
@@ -38,6 +39,18 @@ class FileConflict(DownloadError):
 
 class Cancelled(DownloadError):
     """The user cancelled; the .part is kept for a later resume."""
+
+
+def disk_full(exc: OSError, dest_dir, kept: int) -> Optional[NotEnoughSpace]:
+    """A ``NotEnoughSpace`` for people when ``exc`` says the disk or quota is full, else None."""
+    if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return None
+    from ..sizes import human_size
+
+    return NotEnoughSpace(
+        f"The disk filled up while downloading into {dest_dir}. The partial file is kept "
+        f"({human_size(kept)}); free some space and run the download again to resume."
+    )
 
 
 def raise_if_cancelled(cancel) -> None:

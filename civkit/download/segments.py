@@ -17,7 +17,6 @@ storage ignored ``Range`` (200), answered 416, or the file's size changed.
 from __future__ import annotations
 
 import collections
-import errno
 import logging
 import os
 import threading
@@ -28,7 +27,7 @@ from ..config import DEFAULT_CONNECTIONS, MAX_CONNECTIONS
 from ..hashing import MultiHasher
 from ..sizes import human_size
 from . import segthreads
-from .errors import DownloadError, NotEnoughSpace, explain, raise_if_cancelled
+from .errors import DownloadError, disk_full, explain, raise_if_cancelled
 from .segstate import Ranges, drop_state, identity, load_state, save_state
 from .storage import StorageStream, TransferDropped
 
@@ -344,11 +343,9 @@ class SegmentedTransfer:
                 written = os.pwrite(fd, view, offset)
                 view, offset = view[written:], offset + written
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-                raise NotEnoughSpace(
-                    f"The disk filled up while downloading into {self.dest_dir}. The partial file is kept "
-                    f"({human_size(self.done.total())}); free some space and run the download again to resume."
-                ) from exc
+            full = disk_full(exc, self.dest_dir, self.done.total())
+            if full is not None:
+                raise full from exc
             raise
 
     def _dropped(self, piece: _Piece, exc: TransferDropped) -> None:

@@ -7,7 +7,6 @@ decides what happens before and after; the transfer only moves bytes into it. ``
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import threading
@@ -15,7 +14,7 @@ from typing import Optional
 
 from ..hashing import MultiHasher
 from ..sizes import human_size
-from .errors import DownloadError, NotEnoughSpace, explain, raise_if_cancelled
+from .errors import DownloadError, disk_full, explain, raise_if_cancelled
 from .hashpipe import HashPipeline
 from .names import UnsafeFilename, safe_filename
 from .storage import StorageStream, TransferDropped
@@ -187,11 +186,9 @@ class Transfer:
                 written = fh.write(view)
                 view = view[written:]
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-                raise NotEnoughSpace(
-                    f"The disk filled up while downloading into {self.dest_dir}. The partial file is kept "
-                    f"({human_size(self.have)}); free some space and run the download again to resume."
-                ) from exc
+            full = disk_full(exc, self.dest_dir, self.have)
+            if full is not None:
+                raise full from exc
             raise
 
 
