@@ -86,20 +86,20 @@ def test_a_hostile_sidecar_never_stops_a_scan(tmp_path, case):
 
 def test_an_unexpected_failure_on_one_file_becomes_its_error(tmp_path, monkeypatch):
     """Whatever goes wrong while handling one file is that file's error; the scan goes on."""
-    from civkit.library import scan_support
+    from civkit.library import sidecar_read  # the scan imports its reader from here when it runs
 
     lib, good = _folder(tmp_path)
     cursed = lib / "cursed.safetensors"
     cursed.write_bytes(safetensors_bytes(None, 512, "cursed"))
     (lib / "cursed.sha256").write_text(SHA)
-    real = scan_support.read_sidecar_facts
+    real = sidecar_read.read_sidecar_facts
 
     def explode(path, st=None):
         if str(path).endswith("cursed.safetensors"):
             raise MemoryError("simulated: a reader blew up")
         return real(path, st)
 
-    monkeypatch.setattr(scan_support, "read_sidecar_facts", explode)
+    monkeypatch.setattr(sidecar_read, "read_sidecar_facts", explode)
     index = LibraryIndex(tmp_path / "index.sqlite3")
     report = scan([lib.parent], index, lookup=False)
     errors = dict(report.errors)
