@@ -85,7 +85,7 @@ def handler(args, ctx) -> int:
     try:
         _ui, url = launch_ui(service, host=args.host, port=port, block=False)
         print(f"civkit UI: {url}", flush=True)
-        print(f"models folder: {host.layout_note}", flush=True)
+        print(host.layout_note, flush=True)  # says which models folder and layout, in full
         if fake is not None:
             print(f"demo Civitai: {fake.base_url}", flush=True)
             print(DEMO_KEY_NOTE.format(key=fake.api_key), flush=True)
