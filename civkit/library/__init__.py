@@ -6,8 +6,7 @@ rescan (and ``civkit scan``) does not import sidecar writing, previews and the A
 
 from __future__ import annotations
 
-import importlib
-
+from ..lazy import lazy_exports
 from .index import IndexUnavailable, LibraryEntry, LibraryIndex
 from .scan import MODEL_EXTENSIONS, ScanProgress, ScanReport, scan
 
@@ -25,14 +24,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals(), __all__)
