@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..atomic import write_atomic
-from .preview import MAX_PREVIEW_BYTES, SFW_LEVELS, _field, _is_video, _level, image_extension
+from .preview import SFW_LEVELS, _field, _is_video, _level, fetch_image_bytes, image_extension
 
 log = logging.getLogger(__name__)
 
@@ -50,24 +50,7 @@ def store_image(home, data: bytes) -> Optional[str]:
 
 
 def _fetch(session, url: str, timeout) -> Optional[bytes]:
-    try:
-        response = session.get(url, headers={"Authorization": None}, timeout=timeout, stream=True)
-    except Exception as exc:  # noqa: BLE001 - a missing example image is no failure
-        log.info("example image %s not downloaded: %s", url, type(exc).__name__)
-        return None
-    try:
-        if response.status_code != 200:
-            return None
-        data = bytearray()
-        for chunk in response.iter_content(256 * 1024):
-            data += chunk
-            if len(data) > MAX_PREVIEW_BYTES:
-                return None
-        return bytes(data)
-    except Exception:  # noqa: BLE001
-        return None
-    finally:
-        response.close()
+    return fetch_image_bytes(session, url, timeout, f"example image {url}")
 
 
 def _manifest_path(home, version_id) -> Path:

@@ -79,6 +79,32 @@ def choose_preview_image(version, nsfw_allowed: bool = False):
     return None
 
 
+def fetch_image_bytes(session, url: str, timeout, label: str) -> Optional[bytes]:
+    """The image at ``url`` (at most ``MAX_PREVIEW_BYTES``), or None, logged as ``label``; never raises."""
+    try:
+        # Authorization=None removes a session-wide Civitai key: image hosts must not see it.
+        response = session.get(url, headers={"Authorization": None}, timeout=timeout, stream=True)
+    except Exception as exc:  # noqa: BLE001 - any transport error only costs the image
+        log.info("%s not downloaded: %s", label, type(exc).__name__)
+        return None
+    try:
+        if response.status_code != 200:
+            log.info("%s not downloaded: HTTP %s", label, response.status_code)
+            return None
+        data = bytearray()
+        for chunk in response.iter_content(256 * 1024):
+            data += chunk
+            if len(data) > MAX_PREVIEW_BYTES:
+                log.info("%s skipped: larger than %d bytes", label, MAX_PREVIEW_BYTES)
+                return None
+        return bytes(data)
+    except Exception as exc:  # noqa: BLE001
+        log.info("%s not downloaded: %s", label, type(exc).__name__)
+        return None
+    finally:
+        response.close()
+
+
 def save_preview(model_path, version, session, nsfw_allowed: bool = False,
                  timeout=(10, 60)) -> Optional[Path]:
     """Download and save the preview; returns its path, or None when skipped or it failed."""
@@ -88,35 +114,17 @@ def save_preview(model_path, version, session, nsfw_allowed: bool = False,
     if image is None:
         return None
     url = _field(image, "url", "url")
-    try:
-        # Authorization=None removes a session-wide Civitai key: image hosts must not see it.
-        response = session.get(url, headers={"Authorization": None}, timeout=timeout, stream=True)
-    except Exception as exc:  # noqa: BLE001 - any transport error only costs the preview
-        log.info("preview for %s not downloaded: %s", model_path, type(exc).__name__)
+    data = fetch_image_bytes(session, url, timeout, f"preview for {model_path}")
+    if data is None:
         return None
-    try:
-        if response.status_code != 200:
-            log.info("preview for %s not downloaded: HTTP %s", model_path, response.status_code)
-            return None
-        data = bytearray()
-        for chunk in response.iter_content(256 * 1024):
-            data += chunk
-            if len(data) > MAX_PREVIEW_BYTES:
-                log.info("preview for %s skipped: larger than %d bytes", model_path, MAX_PREVIEW_BYTES)
-                return None
-    except Exception as exc:  # noqa: BLE001
-        log.info("preview for %s not downloaded: %s", model_path, type(exc).__name__)
-        return None
-    finally:
-        response.close()
-    ext = image_extension(bytes(data[:16]))
+    ext = image_extension(data[:16])
     if ext is None:
         log.info("preview for %s skipped: the server did not send an image", model_path)
         return None
     target = Path(f"{base_of(model_path)}.preview.{ext}")
     try:
         # another process may have saved a preview meanwhile: never replace it
-        if not write_atomic(target, bytes(data), before_replace=lambda: existing_preview(model_path) is None):
+        if not write_atomic(target, data, before_replace=lambda: existing_preview(model_path) is None):
             return None
     except OSError as exc:
         log.warning("cannot save preview %s: %s", target, exc.strerror or exc)
