@@ -55,8 +55,8 @@ class AfterDownload:
         hashes = {str(k).upper(): str(v).upper() for k, v in (file.hashes or {}).items() if v}
         sha = (result.sha256 or hashes.get("SHA256") or "").upper() or None
         same_bytes = sha is not None and hashes.get("SHA256", sha) == sha
-        entry = LibraryEntry(
-            path=real, size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino, sha256=sha,
+        entry = LibraryEntry.from_stat(
+            real, st, sha256=sha,
             autov1=hashes.get("AUTOV1") if same_bytes else None,
             autov2=sha[:10] if sha else None,
             autov3=hashes.get("AUTOV3") if same_bytes else None,

@@ -8,6 +8,7 @@ import json
 import os
 import struct
 import subprocess
+import time
 
 import pytest
 
@@ -278,3 +279,41 @@ def test_a_model_replaced_with_an_older_mtime_is_hashed_again(tmp_path, sidecar)
     index = LibraryIndex(tmp_path / "index.sqlite3")
     scan([lib.parent], index, lookup=False)
     assert index.get(str(model)).sha256 == hashlib.sha256(new_data).hexdigest().upper()
+
+
+def test_a_model_overwritten_in_place_with_its_old_size_and_mtime_is_hashed_again(tmp_path):
+    """`cp -p` over an indexed file writes into the same inode and puts an mtime back: size, mtime and
+    inode all look unchanged, and only the ctime (which nobody can set) tells. Before, the index kept
+    the old hash, and a download of that name said "already downloaded (same SHA256)"."""
+    lib, _ = _folder(tmp_path, n_good=0)
+    model = lib / "m.safetensors"
+    model.write_bytes(safetensors_bytes(None, 512, "old"))
+    index = LibraryIndex(tmp_path / "index.sqlite3")
+    scan([lib.parent], index, lookup=False)
+    before = model.stat()
+    new = tmp_path / "new.safetensors"
+    new_data = safetensors_bytes(None, 512, "new")
+    new.write_bytes(new_data)
+    os.utime(new, ns=(before.st_atime_ns, before.st_mtime_ns))
+    time.sleep(0.05)  # file times tick in jiffies: make sure the copy lands in a later one
+    _copy_keeping_mtime(new, model)
+    after = model.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+    assert index.lookup_valid(str(model), after) is None  # what a download asks before saying "already there"
+    report = scan([lib.parent], index, lookup=False)
+    assert report.changed == 1 and report.unchanged == 0
+    assert index.get(str(model)).sha256 == hashlib.sha256(new_data).hexdigest().upper()
+    assert index.lookup_valid(str(model), model.stat()) is not None
+
+
+def test_an_index_from_before_ctimes_learns_them_on_the_next_rescan(tmp_path):
+    lib, good = _folder(tmp_path, n_good=2)
+    index = LibraryIndex(tmp_path / "index.sqlite3")
+    scan([lib.parent], index, lookup=False)
+    for entry in index.entries():  # as an older civkit wrote them
+        entry.ctime_ns = None
+        index.upsert(entry)
+    report = scan([lib.parent], index, lookup=False)
+    assert report.unchanged == 2 and report.hashed == 0  # nothing is hashed again for it
+    for path in good:
+        assert index.get(path).ctime_ns == os.stat(path).st_ctime_ns

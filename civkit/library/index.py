@@ -36,11 +36,11 @@ _COLUMNS = (
     "path", "size", "mtime_ns", "inode", "sha256", "autov1", "autov2", "autov3", "crc32", "blake3",
     "status", "model_id", "version_id", "model_name", "version_name", "model_type", "base_model",
     "trained_words", "air", "checked_at", "error", "header", "version_json", "updated_at",
-    "link_source", "trigger_groups", "preferred_weight", "unverified",
+    "link_source", "trigger_groups", "preferred_weight", "unverified", "ctime_ns",
 )
 # Columns added since schema 2, with their types: an index without them gains them on open (additive, so
 # no schema bump: an older civkit reading this index ignores them).
-_ADDED_COLUMNS = (("unverified", "INTEGER"),)
+_ADDED_COLUMNS = (("unverified", "INTEGER"), ("ctime_ns", "INTEGER"))
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS files (
     link_source TEXT,              -- "hand" when linked with `civkit link`: later lookups leave it alone
     trigger_groups TEXT,           -- JSON list of chosen trained-words indexes; NULL = all
     preferred_weight REAL,         -- the user's LoRA weight; NULL = the host's default
-    unverified INTEGER             -- 1: downloaded while Civitai listed no hash to check it against
+    unverified INTEGER,            -- 1: downloaded while Civitai listed no hash to check it against
+    ctime_ns INTEGER               -- the inode's change time when indexed; NULL: indexed before civkit kept it
 );
 CREATE TABLE IF NOT EXISTS roots (
     path TEXT PRIMARY KEY,         -- a model folder scanned or downloaded into (the CLI's default roots)
@@ -78,9 +79,10 @@ CREATE INDEX IF NOT EXISTS files_listing ON files(
 -- Covers what a rescan reads: LibraryIndex.stat_map (every rescan) and the scan's JSON lines
 -- (`civkit --json scan`, listing.json_lines), in path order: without it a library whose rows carry
 -- their version JSON (~3 KB each) reads a page per file, and the JSON lines a table row per index entry.
-CREATE INDEX IF NOT EXISTS files_scan ON files(
-    path, size, mtime_ns, inode, status, checked_at, sha256, autov1, autov2, autov3, model_id, version_id,
-    model_name, version_name, model_type, base_model, trained_words, air, error);
+-- (files_rescan replaces files_scan, which lacked ctime_ns; _migrate drops the old one.)
+CREATE INDEX IF NOT EXISTS files_rescan ON files(
+    path, size, mtime_ns, inode, ctime_ns, status, checked_at, sha256, autov1, autov2, autov3, model_id,
+    version_id, model_name, version_name, model_type, base_model, trained_words, air, error);
 """
 
 
@@ -115,9 +117,23 @@ class LibraryEntry:
     trigger_groups: Optional[list] = None   # chosen indexes into trained_words; None = every group
     preferred_weight: Optional[float] = None
     unverified: bool = False  # downloaded by civkit while Civitai listed no hash: only its size was checked
+    # The inode's change time when indexed. Nobody can set it back: a copy written into the same inode
+    # with its old size and mtime kept (`cp -p` over the file) still changes it. None: not recorded.
+    ctime_ns: Optional[int] = None
+
+    @classmethod
+    def from_stat(cls, path: str, st: os.stat_result, **values) -> LibraryEntry:
+        """A new entry for ``path`` whose change markers are those of ``st``."""
+        return cls(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino,
+                   ctime_ns=st.st_ctime_ns, **values)
+
+    def take_stat(self, st: os.stat_result) -> None:
+        """The file was moved or restored: its change markers are now those of ``st``."""
+        self.size, self.mtime_ns, self.inode, self.ctime_ns = st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns
 
     def matches_stat(self, st: os.stat_result) -> bool:
-        return self.size == st.st_size and self.mtime_ns == st.st_mtime_ns and self.inode == st.st_ino
+        return (self.size == st.st_size and self.mtime_ns == st.st_mtime_ns and self.inode == st.st_ino
+                and (self.ctime_ns is None or self.ctime_ns == st.st_ctime_ns))
 
     def needs_lookup(self, now: Optional[float] = None, refresh: bool = False) -> bool:
         """Whether Civitai should be asked about this file (again)."""
@@ -180,6 +196,7 @@ def _row_values(entry: LibraryEntry, now: float) -> tuple:
         json.dumps([int(i) for i in entry.trigger_groups]) if entry.trigger_groups is not None else None,
         float(entry.preferred_weight) if entry.preferred_weight is not None else None,
         1 if entry.unverified else 0,
+        int(entry.ctime_ns) if entry.ctime_ns is not None else None,
     )
 
 
@@ -306,11 +323,13 @@ class LibraryIndex:
                 for column, kind in (("link_source", "TEXT"), ("trigger_groups", "TEXT"),
                                      ("preferred_weight", "REAL")):
                     self._conn.execute(f"ALTER TABLE files ADD COLUMN {column} {kind}")
-            self._conn.executescript(_SCHEMA)
+            # an existing table gains the added columns first: the schema's indexes cover some of them
             have = {row[1] for row in self._conn.execute("PRAGMA table_info(files)")}
             for column, kind in _ADDED_COLUMNS:  # additive: rows and older readers are unaffected
-                if column not in have:
+                if have and column not in have:
                     self._conn.execute(f"ALTER TABLE files ADD COLUMN {column} {kind}")
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute("DROP INDEX IF EXISTS files_scan")  # files_rescan covers it and ctime_ns
             self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # -- reading ---------------------------------------------------------------------------
@@ -326,23 +345,32 @@ class LibraryIndex:
         return _entries_from_rows(rows)[0] if rows else None
 
     def lookup_valid(self, path, st: os.stat_result) -> Optional[LibraryEntry]:
-        """The entry for ``path`` if the file is unchanged since it was indexed (size, mtime_ns, inode)."""
+        """The entry for ``path`` if the file is unchanged since it was indexed (size, mtime_ns, inode,
+        and ctime_ns where it was recorded)."""
         entry = self.get(path)
         if entry is not None and entry.matches_stat(st):
             return entry
         return None
 
     def stat_map(self) -> dict:
-        """path -> (size, mtime_ns, inode, status, checked_at, has_sha256) for every file, in one query.
+        """path -> (size, mtime_ns, inode, status, checked_at, has_sha256, ctime_ns) for every file, in one query.
 
         This is what makes a rescan cheap: compare it with fresh ``stat`` results and touch
         only what changed.
         """
         with self._lock:
             rows = self._conn.execute(
-                "SELECT path, size, mtime_ns, inode, status, checked_at, sha256 IS NOT NULL FROM files"
+                "SELECT path, size, mtime_ns, inode, status, checked_at, sha256 IS NOT NULL, ctime_ns FROM files"
             ).fetchall()
-        return {r[0]: (r[1], r[2], r[3], r[4], r[5], bool(r[6])) for r in rows}
+        return {r[0]: (r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7]) for r in rows}
+
+    def record_ctimes(self, ctimes: Iterable[tuple]) -> None:
+        """Fill ``ctime_ns`` of files indexed before civkit kept it: ``(path, ctime_ns)`` pairs."""
+        rows = [(int(c), str(p)) for p, c in ctimes]
+        if not rows:
+            return
+        with self._lock, self._conn:
+            self._conn.executemany("UPDATE files SET ctime_ns=? WHERE path=? AND ctime_ns IS NULL", rows)
 
     def entries(self, root=None) -> list:
         """All entries, or those under ``root`` (a folder path or a list of them), sorted by path."""
@@ -503,7 +531,7 @@ class LibraryIndex:
             return None
         entry.path = str(new_path)
         if st is not None:
-            entry.size, entry.mtime_ns, entry.inode = st.st_size, st.st_mtime_ns, st.st_ino
+            entry.take_stat(st)
         now = time.time()
         marks = ",".join("?" * len(_COLUMNS))
         with self._lock, self._conn:

@@ -43,8 +43,7 @@ def indexed_entry(index, path: str, *, hash_if_missing: bool = False) -> Library
         raise PrefsError(f"{path} is not in the library index yet; run `civkit scan` on its folder first.", 404)
     st = os.stat(path)
     hashes = hash_file(path, SCAN_HASHES)
-    entry = LibraryEntry(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino,
-                         sha256=hashes.sha256, autov1=hashes.autov1, autov2=hashes.autov2)
+    entry = LibraryEntry.from_stat(path, st, sha256=hashes.sha256, autov1=hashes.autov1, autov2=hashes.autov2)
     return entry
 
 

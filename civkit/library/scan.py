@@ -121,13 +121,17 @@ def scan(roots, index: LibraryIndex, client=None, *, lookup: bool = True, write_
         recheck_seconds = 0
     to_read: list = []        # (path, stat) new or changed
     to_lookup: list = []      # unchanged paths whose Civitai answer should be (re)asked
+    ctimes: list = []         # (path, ctime_ns) of unchanged files indexed before civkit kept ctimes
     for path, st in files.items():
         k = known.get(path)
-        # unchanged: same size, mtime_ns and inode, and hashed (or broken: retried with --refresh)
+        # unchanged: same size, mtime_ns, inode and ctime_ns (where recorded: `cp -p` into the same
+        # inode keeps the other three), and hashed (or broken: retried with --refresh)
         if k is not None and k[0] == st.st_size and k[1] == st.st_mtime_ns and k[2] == st.st_ino and (
-            k[5] or k[3] == "error") and not (
+            k[6] is None or k[6] == st.st_ctime_ns) and (k[5] or k[3] == "error") and not (
             refresh and k[3] == "error"
         ):
+            if k[6] is None:
+                ctimes.append((path, st.st_ctime_ns))
             status, checked_at = k[3], k[4]
             if lookup and client is not None and (
                 refresh or status == "unknown"
@@ -141,6 +145,8 @@ def scan(roots, index: LibraryIndex, client=None, *, lookup: bool = True, write_
             else:
                 report.changed += 1
             to_read.append((path, st))
+
+    index.record_ctimes(ctimes)
 
     # Forget files that are gone (only under roots and folders that could be listed).
     gone = [p for p in known if p not in files and any(_under(p, r) for r in walk.roots)
@@ -192,10 +198,11 @@ def _read_files(to_read, moved_from, sidecars, report: ScanReport, writer: Batch
     done_files = 0
     bytes_done = 0
     for path, st in to_read:
-        entry = LibraryEntry(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
+        entry = LibraryEntry.from_stat(path, st)
         old = moved_from.pop(_stat_key(st), None)
         if old is not None:  # renamed or moved: same bytes, keep everything it knew
             old.path = path
+            old.take_stat(st)  # a rename changes the ctime
             report.moved += 1
             writer.add(old)
             fresh.append(old)
@@ -205,7 +212,7 @@ def _read_files(to_read, moved_from, sidecars, report: ScanReport, writer: Batch
             outcome = _prepare(entry, path, st, sidecars, report)
         except Exception as exc:  # whatever one file does, it is that file's error (issue 13 item 1)
             log.warning("scan: %s failed: %s", path, exc, exc_info=True)
-            entry = LibraryEntry(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
+            entry = LibraryEntry.from_stat(path, st)
             entry.status, entry.error = "error", f"civkit could not read this file: {type(exc).__name__}: {exc}"
             report.errors.append((path, entry.error))
             outcome = "done"

@@ -199,7 +199,8 @@ def restore_item(item: TrashItem, index=None) -> str:
         try:
             entry = LibraryEntry(**item.entry)
             st = os.stat(item.path)
-            entry.path, entry.size, entry.mtime_ns, entry.inode = item.path, st.st_size, st.st_mtime_ns, st.st_ino
+            entry.path = item.path
+            entry.take_stat(st)
             index.upsert(entry)
         except (TypeError, OSError) as exc:  # an item written by another civkit: a rescan hashes it
             log.info("index entry of %s not restored: %s", item.path, exc)
