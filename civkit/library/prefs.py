@@ -21,7 +21,7 @@ from ..hashing import SCAN_HASHES, hash_file
 from .index import LibraryEntry
 from .link import apply_version
 from .sidecar_read import base_of
-from .sidecars import SidecarResult, atomic_write_json, load_a1111_json, merge_a1111_json, write_civitai_info
+from .sidecars import SidecarResult, load_a1111_json, merge_a1111_json, save_a1111_json, write_civitai_info
 
 MAX_WEIGHT = 10.0
 
@@ -153,10 +153,4 @@ def mirror_a1111_json(path: str, entry: LibraryEntry) -> SidecarResult:
         merged["preferred weight"] = entry.preferred_weight
     elif "preferred weight" in merged and entry.preferred_weight is None and merged.get("preferred weight") != 0:
         merged["preferred weight"] = 0  # 0 means "the host's default" in A1111
-    if merged == data and target.exists():
-        return SidecarResult(target, "unchanged")
-    try:
-        atomic_write_json(target, merged)
-    except OSError as exc:
-        return SidecarResult(target, "error", f"cannot write {target}: {exc.strerror or exc}")
-    return SidecarResult(target, "written")
+    return save_a1111_json(target, data, merged)

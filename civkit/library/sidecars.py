@@ -202,6 +202,17 @@ def load_a1111_json(path: Path) -> tuple[dict, Optional[SidecarResult]]:
     return loaded, None
 
 
+def save_a1111_json(path: Path, loaded: dict, merged: dict) -> SidecarResult:
+    """Write ``merged`` to the A1111 ``.json`` at ``path`` (atomically) unless it equals what was ``loaded``."""
+    if merged == loaded and path.exists():
+        return SidecarResult(path, "unchanged")
+    try:
+        atomic_write_json(path, merged)
+    except OSError as exc:
+        return SidecarResult(path, "error", f"cannot write {path}: {exc.strerror or exc}")
+    return SidecarResult(path, "written")
+
+
 def merge_a1111_json(model_path, version, forge: bool = False, *,
                      description: Optional[str] = None, vae: Optional[str] = None) -> SidecarResult:
     """Fill ``activation text``, ``sd version``, ``description`` and ``vae`` in ``<base>.json`` where empty.
@@ -224,10 +235,4 @@ def merge_a1111_json(model_path, version, forge: bool = False, *,
         merged["description"] = text
     if vae and _blank(merged.get("vae")):
         merged["vae"] = str(vae)
-    if merged == data and path.exists():
-        return SidecarResult(path, "unchanged")
-    try:
-        atomic_write_json(path, merged)
-    except OSError as exc:
-        return SidecarResult(path, "error", f"cannot write {path}: {exc.strerror or exc}")
-    return SidecarResult(path, "written")
+    return save_a1111_json(path, data, merged)
