@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..name_bytes import MAX_NAME_BYTES
+from ..name_bytes import MAX_NAME_BYTES, NAME_MAX
 from .bundle import MODEL_EXTENSIONS, bundle_of, move_bundle, with_extension
 from .trash import trash_bundle
-
-MAX_NAME = 255
 
 
 class CareRefused(Exception):
@@ -56,7 +54,7 @@ def check_name(name: str) -> str:
     if "/" in text or "\\" in text or text in (".", "..") or text.startswith("."):
         raise CareRefused(f"{name!r} is not a plain file name (no folders, no leading dot); "
                           "use `civkit mv` to move a file to another folder.")
-    if any(ord(c) < 32 or c in '<>:"|?*\x7f' for c in text) or len(text.encode("utf-8")) > MAX_NAME:
+    if any(ord(c) < 32 or c in '<>:"|?*\x7f' for c in text) or len(text.encode("utf-8")) > NAME_MAX:
         raise CareRefused(f"{name!r} is not a usable file name (control or reserved characters, or too long).")
     return text
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..hashing import SCAN_HASHES, hash_file
+from .care import CareRefused
 from .index import LibraryEntry
 from .link import apply_version
 from .sidecar_read import base_of
@@ -26,13 +27,8 @@ from .sidecars import SidecarResult, load_a1111_json, merge_a1111_json, save_a11
 MAX_WEIGHT = 10.0
 
 
-class PrefsError(Exception):
+class PrefsError(CareRefused):
     """A choice civkit cannot store (bad input or a file it does not know); message for people."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.message = self.user_message = message
-        self.status = status
 
 
 def indexed_entry(index, path: str, *, hash_if_missing: bool = False) -> LibraryEntry:

@@ -180,8 +180,13 @@ def write_civitai_info(model_path, version, *, model=None, force: bool = False,
     new["extensions"] = extensions
     if isinstance(existing, dict) and _comparable(existing) == _comparable(new):
         return SidecarResult(path, "unchanged")
+    return _write(path, new)
+
+
+def _write(path: Path, data: dict) -> SidecarResult:
+    """Write a sidecar atomically; a failure is the result's message, never an exception."""
     try:
-        atomic_write_json(path, new)
+        atomic_write_json(path, data)
     except OSError as exc:
         return SidecarResult(path, "error", f"cannot write {path}: {exc.strerror or exc}")
     return SidecarResult(path, "written")
@@ -206,11 +211,7 @@ def save_a1111_json(path: Path, loaded: dict, merged: dict) -> SidecarResult:
     """Write ``merged`` to the A1111 ``.json`` at ``path`` (atomically) unless it equals what was ``loaded``."""
     if merged == loaded and path.exists():
         return SidecarResult(path, "unchanged")
-    try:
-        atomic_write_json(path, merged)
-    except OSError as exc:
-        return SidecarResult(path, "error", f"cannot write {path}: {exc.strerror or exc}")
-    return SidecarResult(path, "written")
+    return _write(path, merged)
 
 
 def merge_a1111_json(model_path, version, forge: bool = False, *,
