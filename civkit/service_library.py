@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Optional
 
+from .paths import under_any
 from .service_errors import ServiceError, error_message
 from .summaries import entry_dict
 
@@ -21,14 +22,6 @@ log = logging.getLogger(__name__)
 
 EVENT_SCAN = "civkit.scan"
 _LIBRARY_CACHE_SECONDS = 30.0
-
-
-def _inside(path: str, roots) -> bool:
-    for root in roots:
-        root = root.rstrip(os.sep) or os.sep
-        if path == root or path.startswith(root if root == os.sep else root + os.sep):
-            return True
-    return False
 
 
 class Library:
@@ -286,7 +279,7 @@ class Library:
             candidates = [os.path.abspath(text)]
         else:
             candidates = [os.path.abspath(os.path.join(base, text)) for base in [*folders, *roots]]
-        inside = [c for c in candidates if _inside(c, roots)]
+        inside = [c for c in candidates if under_any(c, roots)]
         if not inside:
             raise ServiceError(
                 f"{text} is outside the model folders civkit manages, so civkit will not read it. "

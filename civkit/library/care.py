@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..name_bytes import MAX_NAME_BYTES, NAME_MAX
+from ..paths import deepest_root
 from .bundle import MODEL_EXTENSIONS, bundle_of, move_bundle, with_extension
 from .trash import trash_bundle
 
@@ -80,12 +81,7 @@ class Caretaker:
 
     # ------------------------------------------------------------------ checks
     def root_of(self, path: str) -> Optional[str]:
-        best = None
-        for root in self.roots:
-            if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
-                if best is None or len(root) > len(best):
-                    best = root
-        return best
+        return deepest_root(path, self.roots)
 
     def source(self, path) -> str:
         """The real path of a model file inside the roots, or CareRefused."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..api.normalise import scrub_text
+from ..paths import under_any
 
 log = logging.getLogger(__name__)
 
@@ -260,13 +261,6 @@ def _entries_from_rows(rows: list) -> list:
     return out
 
 
-def _under(path: str, roots: Iterable[str]) -> bool:
-    for root in roots:
-        if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
-            return True
-    return False
-
-
 def _root_list(root) -> Optional[list]:
     """``root`` (None, a path or a list of paths) as distinct strings, nested roots dropped."""
     if root is None:
@@ -275,7 +269,7 @@ def _root_list(root) -> Optional[list]:
     roots = sorted(set(roots), key=len)
     kept: list = []
     for r in roots:
-        if not _under(r, kept):
+        if not under_any(r, kept):
             kept.append(r)
     return kept
 
@@ -402,7 +396,7 @@ class LibraryIndex:
             roots = [str(root)] if isinstance(root, (str, os.PathLike)) else [str(r) for r in root]
         out: dict = {}
         for version_id, path in rows:
-            if roots is None or _under(path, roots):
+            if roots is None or under_any(path, roots):
                 out.setdefault(int(version_id), []).append(path)
         return out
 
@@ -512,7 +506,7 @@ class LibraryIndex:
         """Forget files under ``roots`` that are gone. With ``seen`` (paths a walk just found),
         anything under the roots not in it is gone; without, each file is checked on disk."""
         roots = [str(r) for r in roots]
-        known = [p for p in self.stat_map() if _under(p, roots)]
+        known = [p for p in self.stat_map() if under_any(p, roots)]
         if seen is not None:
             gone = [p for p in known if p not in seen]
         else:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..hashing import SCAN_HASHES, hash_file, hash_files
+from ..paths import under_any
 from .index import NOT_FOUND_RETRY_SECONDS, LibraryEntry, LibraryIndex
 from .link import SAFETENSORS_SUFFIXES, apply_version, link_entries, mark_not_found
 from .scan_support import (
@@ -149,8 +150,8 @@ def scan(roots, index: LibraryIndex, client=None, *, lookup: bool = True, write_
     index.record_ctimes(ctimes)
 
     # Forget files that are gone (only under roots and folders that could be listed).
-    gone = [p for p in known if p not in files and any(_under(p, r) for r in walk.roots)
-            and not any(_under(p, u) for u in walk.unlisted)]
+    gone = [p for p in known if p not in files and under_any(p, walk.roots)
+            and not under_any(p, walk.unlisted)]
     moved_from = _moved_candidates(index, gone, to_read)
 
     writer = BatchWriter(index, errors=report.errors)
@@ -171,10 +172,6 @@ def scan(roots, index: LibraryIndex, client=None, *, lookup: bool = True, write_
     report.seconds = time.monotonic() - started
     notify(ScanProgress("done", report.files, report.files))
     return report
-
-
-def _under(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _moved_candidates(index: LibraryIndex, gone: list, to_read: list) -> dict:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..atomic import write_atomic
+from ..paths import deepest_root
 from .bundle import bundle_of, move_file
 from .index import LibraryEntry
 
@@ -67,12 +68,7 @@ def _new_id() -> str:
 
 
 def _root_of(path: str, roots) -> Optional[str]:
-    best = None
-    for root in roots:
-        root = os.path.realpath(str(root))
-        if (path == root or path.startswith(root.rstrip(os.sep) + os.sep)) and (best is None or len(root) > len(best)):
-            best = root
-    return best
+    return deepest_root(path, [os.path.realpath(str(root)) for root in roots])
 
 
 def trash_folders(roots, home) -> list:

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from ..paths import under_any
 from .needs import MODEL_EXTENSIONS, Need, safe_parts, stem
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,7 @@ class LocalFiles:
         return out
 
     def inside_roots(self, path) -> bool:
-        real = os.path.realpath(str(path))
-        for root in self.roots():
-            base = os.path.realpath(str(root))
-            if real == base or real.startswith(base.rstrip(os.sep) + os.sep):
-                return True
-        return False
+        return under_any(os.path.realpath(str(path)), [os.path.realpath(str(root)) for root in self.roots()])
 
     # ----------------------------------------------------------------- by name
     def _list(self, key: Optional[str]) -> dict:
