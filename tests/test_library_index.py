@@ -83,7 +83,7 @@ def test_version_paths(tmp_path):
 def test_stat_map_in_one_query(tmp_path):
     index = LibraryIndex(tmp_path / "db.sqlite3")
     index.upsert(_entry("/a/x", status="not_found", checked_at=3.0))
-    assert index.stat_map() == {"/a/x": (10, 123, 7, "not_found", 3.0, True, None)}  # no ctime recorded
+    assert index.stat_map() == {"/a/x": (10, 123, 7, "not_found", 3.0, 1, None)}  # no ctime recorded
 
 
 def test_remove_missing(tmp_path):

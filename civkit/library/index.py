@@ -347,16 +347,15 @@ class LibraryIndex:
         return None
 
     def stat_map(self) -> dict:
-        """path -> (size, mtime_ns, inode, status, checked_at, has_sha256, ctime_ns) for every file, in one query.
+        """path -> (size, mtime_ns, inode, status, checked_at, has_sha256 (1/0), ctime_ns) for every file, in one query.
 
         This is what makes a rescan cheap: compare it with fresh ``stat`` results and touch
         only what changed.
         """
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT path, size, mtime_ns, inode, status, checked_at, sha256 IS NOT NULL, ctime_ns FROM files"
-            ).fetchall()
-        return {r[0]: (r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7]) for r in rows}
+        with self._lock:  # plain tuples, sliced: no sqlite3.Row and no tuple built by hand per file
+            rows = self._select(
+                "SELECT path, size, mtime_ns, inode, status, checked_at, sha256 IS NOT NULL, ctime_ns FROM files")
+        return {r[0]: r[1:] for r in rows}
 
     def record_ctimes(self, ctimes: Iterable[tuple]) -> None:
         """Fill ``ctime_ns`` of files indexed before civkit kept it: ``(path, ctime_ns)`` pairs."""
