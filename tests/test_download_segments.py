@@ -91,6 +91,10 @@ def test_large_file_comes_over_several_ranges_and_verifies(fake, client, dest):
     assert all(end - start <= segments.PIECE_MAX for start, end, _sent in ranges)
     assert covered(ranges).spans == [[0, SIZE]]
     assert leftovers(dest) == []  # no .part, .part.segments or .part.lock left behind
+    # Each connection carries piece after piece (keep-alive): a new TCP and TLS handshake per piece
+    # would cost real storage hosts far more than the request. One more than the connections: the
+    # API calls' own connection may carry a piece too.
+    assert fake.storage_connections() <= segments.DEFAULT_CONNECTIONS + 1 < len(ranges)
 
 
 def test_one_connection_and_small_files_use_one_request(fake, client, dest):

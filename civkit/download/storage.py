@@ -154,8 +154,20 @@ class StorageStream:
         self._read1 = raw.read1 if hasattr(raw, "read1") else raw.read
 
     def close(self) -> None:
-        if self.response is not None:
-            self.response.close()
+        if self.response is None:
+            return
+        release = getattr(self.response.raw, "release_conn", None)
+        if self.body_read() and release is not None:
+            # The whole body came through the fast reader, which urllib3 does not see: closing the
+            # response would close a connection that is clean. Hand it back to the pool instead, so
+            # the next piece of a segmented download skips a new TCP (and TLS) handshake.
+            release()
+            return
+        self.response.close()
+
+    def body_read(self) -> bool:
+        """Every byte of a body of known length was read (http.client counts it down to 0)."""
+        return self._fast is not None and getattr(self._fast, "length", None) == 0
 
     def __exit__(self, *exc) -> None:
         self.close()

@@ -147,6 +147,12 @@ class FakeCivitai:
             return [(e["start"], e["end"], e["sent"]) for e in self.storage_log
                     if e["start"] is not None and (file_id is None or e["file_id"] == file_id)]
 
+    def storage_connections(self) -> int:
+        """How many TCP connections carried the storage responses with a body (a reused keep-alive
+        connection counts once)."""
+        with self._log_lock:
+            return len({e.get("client_port") for e in self.storage_log if e["start"] is not None})
+
     def issue_url_serial(self) -> int:
         with self._log_lock:
             self.urls_issued += 1

@@ -98,6 +98,7 @@ class _Plan:
 
 def _send_file(handler, path: Path, start: int, length: int, plan: _Plan, fake, entry: dict) -> None:
     conn: socket.socket = handler.connection
+    entry["client_port"] = handler.client_address[1]  # one TCP connection: tells reuse from a new connection
     limit = length if plan.drop_at is None else min(length, plan.drop_at)
     sent = 0
     try:
