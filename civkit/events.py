@@ -11,6 +11,9 @@ log = logging.getLogger(__name__)
 
 Subscriber = Callable[[str, dict], Any]
 
+# Named here, not in service_batches.py, so the facade can export it without importing the batch part.
+EVENT_BATCH = "civkit.batch"
+
 
 class EventBus:
     """Calls every subscriber with ``(event, copy of data)``; a failing subscriber is logged, never raised."""

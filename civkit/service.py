@@ -28,19 +28,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from .config import Config, check_connections, normalise_api_base, save_api_key, save_settings
-from .events import EventBus
-from .resources.part import Resources
-from .service_batches import EVENT_BATCH, Batches
-from .service_care import LibraryCare
+from .events import EVENT_BATCH, EventBus
 from .service_downloads import EVENT_DOWNLOAD, Downloads
 from .service_errors import ServiceError, error_message, error_status
 from .service_library import EVENT_SCAN, Library
-from .summaries import is_sfw_level, model_detail, model_summary
 from .versions import VersionResolver
+
+if TYPE_CHECKING:
+    from .resources.part import Resources
+    from .service_batches import Batches
+    from .service_care import LibraryCare
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +77,44 @@ class CivkitService:
                                 self._events)
         self._downloads = Downloads(self._current_client, self._current_index, host, self._current_config,
                                     self._events, self._versions, self._library, workers=workers)
-        self._care = LibraryCare(self._current_client, self._current_index, host, self._current_config,
-                                 self._library, self._versions)
-        self._resources = Resources(host, self._current_client, self._current_index, self._downloads,
-                                    get_config=self._current_config)
-        self._batches = Batches(self._current_client, self._current_index, self._current_config, self._events,
-                                self._downloads, self._library, self._versions)
+        # Library care, resources and batches are built on first use: a `civkit download` or a host
+        # that never asks for them does not import their modules (issue 14: start-up time).
+        self._built: dict = {}
+
+    @property
+    def _care(self) -> LibraryCare:
+        return self._part("care")
+
+    @property
+    def _resources(self) -> Resources:
+        return self._part("resources")
+
+    @property
+    def _batches(self) -> Batches:
+        return self._part("batches")
+
+    def _part(self, name: str):
+        with self._lock:
+            part = self._built.get(name)
+            if part is None:
+                part = self._built[name] = self._build_part(name)
+            return part
+
+    def _build_part(self, name: str):
+        if name == "care":
+            from .service_care import LibraryCare
+
+            return LibraryCare(self._current_client, self._current_index, self.host, self._current_config,
+                               self._library, self._versions)
+        if name == "resources":
+            from .resources.part import Resources
+
+            return Resources(self.host, self._current_client, self._current_index, self._downloads,
+                             get_config=self._current_config)
+        from .service_batches import Batches
+
+        return Batches(self._current_client, self._current_index, self._current_config, self._events,
+                       self._downloads, self._library, self._versions)
 
     def __repr__(self) -> str:
         key = "set" if self._config.api_key else "not set"
@@ -121,7 +154,10 @@ class CivkitService:
 
     def close(self) -> None:
         """Stop the download workers (running downloads are cancelled) and close the index."""
-        self._batches.close()
+        with self._lock:
+            batches = self._built.get("batches")
+        if batches is not None:
+            batches.close()
         self._downloads.close()
         with self._lock:
             index, self._index = self._index, None
@@ -235,6 +271,8 @@ class CivkitService:
             limit = max(1, min(100, int(limit or 20)))
         except (TypeError, ValueError):
             raise ServiceError("limit must be a number from 1 to 100.") from None
+        from .summaries import is_sfw_level, model_summary
+
         owned = self._library.versions_on_disk()
         items: list[dict] = []
         hidden = 0
@@ -285,6 +323,8 @@ class CivkitService:
         ``nsfw=False`` leaves out images rated above PG13; otherwise every image comes with its
         ``nsfw`` flag and the UI decides about blurring.
         """
+        from .summaries import model_detail
+
         model, selected = self._versions.model(ref)
         local = self._library.versions_on_disk()
         local_paths = {v.id: local[v.id][0] for v in model.versions if local.get(v.id)}

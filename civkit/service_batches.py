@@ -24,11 +24,11 @@ from .batch.plan import Planner
 from .batch.replace import retire
 from .batch.run import BatchRunner
 from .batch.sources import Selection, for_models, for_refs, for_updates
+from .events import EVENT_BATCH
 from .service_errors import ServiceError
 
 log = logging.getLogger(__name__)
 
-EVENT_BATCH = "civkit.batch"
 KINDS = ("refs", "favorites", "creator", "updates")
 FAVORITES_NEED_KEY = ("Your Civitai favorites are private: civkit needs your API key to read them. "
                       "Set CIVITAI_API_KEY or pass --api-key (in a UI: Settings → civkit).")
