@@ -75,8 +75,8 @@ def _library_match(svc, folder_key: str, version_id: Optional[int]):
     """A library entry of this version that lives inside the key's roots and still exists."""
     if version_id is None:
         return None
-    for entry in svc.index.entries():
-        if entry.version_id != version_id or not os.path.isfile(entry.path):
+    for entry in svc.index.by_version(version_id):  # every workflow run asks: never read the whole index
+        if not os.path.isfile(entry.path):
             continue
         located = svc.host.locate(entry.path)
         if located is not None and located[0] == folder_key:

@@ -69,6 +69,14 @@ def test_entries_by_root_and_by_sha256(tmp_path):
     assert [e.path for e in index.entries_for(["/b/w", "/nope", "/a/x"])] == ["/b/w", "/a/x"]
 
 
+def test_entries_by_version(tmp_path):
+    index = LibraryIndex(tmp_path / "db.sqlite3")
+    index.upsert_many([_entry("/a/x", status="linked", version_id=5), _entry("/b/y", status="linked", version_id=6),
+                       _entry("/a/w", status="linked", version_id=5), _entry("/c/z")])
+    assert [e.path for e in index.by_version(5)] == ["/a/w", "/a/x"]
+    assert index.by_version(7) == []
+
+
 def test_version_paths(tmp_path):
     index = LibraryIndex(tmp_path / "db.sqlite3")
     index.upsert_many([

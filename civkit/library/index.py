@@ -404,6 +404,12 @@ class LibraryIndex:
             rows = self._select(f"{_ENTRY_SELECT} WHERE sha256=? ORDER BY path", (str(sha256).upper(),))
         return _entries_from_rows(rows)
 
+    def by_version(self, version_id) -> list:
+        """Entries linked to Civitai version ``version_id`` (one indexed query, not a walk of every row)."""
+        with self._lock:
+            rows = self._select(f"{_ENTRY_SELECT} WHERE version_id=? ORDER BY path", (int(version_id),))
+        return _entries_from_rows(rows)
+
     def by_hash(self, value) -> list:
         """Entries with ``value`` as one of their hashes (any kind), or as the start of their SHA256
         (A1111's short hashes: 10 or 12 hex). Used to find what an image or workflow names."""
