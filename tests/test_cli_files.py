@@ -11,6 +11,8 @@ import subprocess
 import sys
 import termios
 
+import pytest
+
 from civkit.cli.main import main
 
 HELLO_SHA = "B94D27B9934D3E08A52E52D7DA7DABFAC484EFE37A5380EE9088F7ACE2EFCDE9"
@@ -65,6 +67,35 @@ def test_hash_json_one_object_per_file_in_the_order_given(tmp_path, capsys):
         "BLAKE3": "0E7B1C07126983690D70A07299656C4895CC6F59696DFA51544F5D1759FE08A8",
         "size": 21,
     }
+
+
+def test_hash_only_computes_and_prints_the_hashes_asked_for(tmp_path, capsys):
+    a = tmp_path / "a.safetensors"
+    a.write_bytes(VECTOR2)
+    assert main(["--json", "hash", "--only", "autov2, sha256", str(a)]) == 0  # any case and order
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert record == {"path": str(a), "SHA256": "1321508D33F3CD706BA620772AA91F7DDB96724E7670A8E3F2828DE4514C07FB",
+                      "AutoV2": "1321508D33", "size": 21}
+    assert main(["hash", "--only", "CRC32", str(a)]) == 0
+    out = capsys.readouterr().out
+    assert "CRC32   A227D524" in out and "SHA256" not in out and "BLAKE3" not in out
+
+
+@pytest.mark.parametrize("only", ["MD5", "SHA256,sha1", ",", ""])
+def test_hash_only_refuses_unknown_names_before_reading_anything(tmp_path, capsys, only):
+    a = tmp_path / "a.bin"
+    a.write_bytes(b"hello world")
+    assert main(["hash", "--only", only, str(a)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "--only takes hash names separated by commas (SHA256, AutoV1, AutoV2, AutoV3, CRC32, BLAKE3)" in err
+    assert a.read_bytes() == b"hello world"
+
+
+def test_hash_names_of_the_cli_are_the_hashing_modules():
+    from civkit.cli.files import HASH_NAMES
+    from civkit.hashing import ALL_HASHES
+
+    assert HASH_NAMES == ALL_HASHES
 
 
 def test_hash_goes_on_after_a_bad_file_and_exits_1(tmp_path, capsys):

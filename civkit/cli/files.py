@@ -21,6 +21,9 @@ EXIT_FAILURE = 1
 MAX_VALUE_CHARS = 200
 # Written by trainers, never verified: shown, but labelled, and never used for lookups.
 UNVERIFIED_KEYS = ("sshs_model_hash", "sshs_legacy_hash", "modelspec.hash_sha256")
+# hashing.ALL_HASHES, spelt out so `civkit hash --help` need not import civkit.hashing
+# (tests/test_cli_files.py checks that the two agree).
+HASH_NAMES = ("SHA256", "AutoV1", "AutoV2", "AutoV3", "CRC32", "BLAKE3")
 
 
 def register(subparsers) -> None:
@@ -30,6 +33,9 @@ def register(subparsers) -> None:
         description="Compute every hash Civitai knows (one read per file). With --json: one object per line.",
     )
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--only", metavar="NAMES",
+                   help="just these hashes, comma-separated (e.g. SHA256 or SHA256,AutoV2): faster, "
+                        f"since each one costs a pass of the CPU; names: {', '.join(HASH_NAMES)}")
     p.set_defaults(func=cmd_hash)
 
     p = subparsers.add_parser(
@@ -71,25 +77,41 @@ def _progress_bar(paths: list):
     return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="hashing", file=sys.stderr, leave=False)
 
 
-def _hash_record(path: str, hashes) -> dict:
+def _hash_record(path: str, hashes, names=HASH_NAMES) -> dict:
     record = {"path": path}
-    record.update(hashes.as_civitai())
+    every = hashes.as_civitai()
+    record.update((name, every[name]) for name in names)
     record["size"] = hashes.size
     return record
 
 
-def _print_hash_table(record: dict) -> None:
-    from ..hashing import ALL_HASHES
-
+def _print_hash_table(record: dict, names=HASH_NAMES) -> None:
     print(f"{record['path']}  ({human_size(record['size'], byte_word='bytes')})")
-    for name in ALL_HASHES:
+    for name in names:
         value = record[name]
         print(f"  {name:<7} {value if value is not None else '-'}")
 
 
-def cmd_hash(args, ctx) -> int:
-    from ..hashing import ALL_HASHES, hash_files
+def hash_names(text) -> tuple:
+    """``--only`` in Civitai's spelling and order; any case is accepted. Raises UsageError."""
+    from .main import UsageError
 
+    if text is None:
+        return HASH_NAMES
+    by_lower = {name.lower(): name for name in HASH_NAMES}
+    asked = [word.strip() for word in str(text).split(",") if word.strip()]
+    unknown = [word for word in asked if word.lower() not in by_lower]
+    if unknown or not asked:
+        raise UsageError(f"--only takes hash names separated by commas ({', '.join(HASH_NAMES)}); "
+                         f"not a hash name: {', '.join(unknown) or 'nothing given'}")
+    wanted = {by_lower[word.lower()] for word in asked}
+    return tuple(name for name in HASH_NAMES if name in wanted)
+
+
+def cmd_hash(args, ctx) -> int:
+    from ..hashing import hash_files
+
+    names = hash_names(args.only)
     paths = list(args.files)
     bar = _progress_bar(paths)
     results: dict = {}
@@ -106,7 +128,7 @@ def cmd_hash(args, ctx) -> int:
     try:
         # hash_files yields in completion order; print in the order the user gave.
         todo = [_Numbered(i, path) for i, path in enumerate(paths)]
-        for item, outcome in hash_files(todo, ALL_HASHES, progress=bar.update if bar else None):
+        for item, outcome in hash_files(todo, names, progress=bar.update if bar else None):
             results[item.number] = (item.path, outcome)
             while next_to_print in results:
                 path, outcome = results.pop(next_to_print)
@@ -115,9 +137,9 @@ def cmd_hash(args, ctx) -> int:
                     failed += 1
                     emit(lambda p=path, o=outcome: print(f"civkit: cannot hash {p}: {describe_os_error(o)}", file=sys.stderr))
                 elif ctx.json:
-                    emit(lambda p=path, o=outcome: print(json.dumps(_hash_record(p, o)), flush=True))
+                    emit(lambda p=path, o=outcome: print(json.dumps(_hash_record(p, o, names)), flush=True))
                 else:
-                    emit(lambda p=path, o=outcome: _print_hash_table(_hash_record(p, o)))
+                    emit(lambda p=path, o=outcome: _print_hash_table(_hash_record(p, o, names), names))
     finally:
         if bar is not None:
             bar.close()
