@@ -42,7 +42,12 @@ MIB = 1024 * 1024
 MIN_SEGMENTED_SIZE = 16 * MIB
 PIECE_MIN, PIECE_MAX = 4 * MIB, 32 * MIB
 READ = 1 * MIB
-STEAL_MIN = 2 * MIB  # never split a piece into halves smaller than this
+# Work stealing at the end of a download: an idle connection takes the far part of the piece with the
+# most time left, sized so both end together (its new request costs one request latency first). Shares
+# are at least STEAL_MIN; the victim keeps STEAL_MARGIN past its position (it may be reading that now).
+STEAL_MIN = 256 * 1024
+STEAL_MARGIN = 256 * 1024
+STEAL_ALIGN = 64 * 1024
 STALL_SECONDS = 15.0  # a connection that sends nothing this long is cut and its rest fetched again
 
 
@@ -72,12 +77,20 @@ def _abort(stream) -> None:
 
 
 class _Piece:
-    __slots__ = ("start", "pos", "end", "fails", "last", "stream")
+    __slots__ = ("start", "pos", "end", "fails", "last", "stream", "flowing_since", "flowing_from")
 
     def __init__(self, start: int, end: int, fails: int = 0):
         self.start, self.pos, self.end, self.fails = start, start, end, fails
         self.last = time.monotonic()
         self.stream = None
+        self.flowing_since: Optional[float] = None  # when its current response began to arrive
+        self.flowing_from = start
+
+    def rate(self, now: float) -> Optional[float]:
+        """Bytes per second of its current response; None until it has flowed a little while."""
+        if self.flowing_since is None or now - self.flowing_since < 0.05:
+            return None
+        return (self.pos - self.flowing_from) / (now - self.flowing_since)
 
 
 class SegmentedTransfer:
@@ -103,6 +116,7 @@ class SegmentedTransfer:
         self.hashed = 0
         self.written = 0
         self.steals = 0
+        self.latency = 0.0  # seconds from asking storage for a piece to its answer (a running average)
         self.hasher = MultiHasher(want, total_size=None)
         self.fd = -1
 
@@ -236,14 +250,36 @@ class SegmentedTransfer:
             return None
 
     def _steal(self) -> Optional[_Piece]:
-        """Split the unfinished piece with the most left; the caller takes its second half."""
-        victim = max(self.active, key=lambda p: p.end - p.pos, default=None)
+        """Split the unfinished piece with the most time left; the caller takes its far part.
+
+        With the victim's rate r and the request latency L, a thief taking x of the R bytes left ends
+        with the victim when x/r + L = (R-x)/r: x = (R - rL)/2, worth it only if R/r > 2L (else a new
+        request would end later than the victim alone). A piece that has not flowed for a moment yet
+        is left alone (idle connections would otherwise split each new share again and again); one
+        that stalls sees its rate fall towards 0, its time left grow, and is split in halves."""
+        now = time.monotonic()
+        victim, most = None, -1.0
+        for piece in self.active:
+            left = piece.end - piece.pos - STEAL_MARGIN
+            if left < 2 * STEAL_MIN:
+                continue
+            rate = piece.rate(now)
+            if rate is None:
+                continue
+            seconds = left / rate if rate > 0 else float("inf")
+            if seconds > most:
+                victim, most = piece, seconds
         if victim is None:
             return None
-        low = victim.pos + READ  # the victim may be reading this much right now
-        if victim.end - low < 2 * STEAL_MIN:
+        left = victim.end - victim.pos
+        if most <= 2 * self.latency:
             return None
-        mid = (low + (victim.end - low) // 2) // (64 * 1024) * (64 * 1024)
+        rate = victim.rate(now) or 0.0
+        share = min((left - rate * self.latency) / 2, left - STEAL_MARGIN)
+        share = int(share) // STEAL_ALIGN * STEAL_ALIGN
+        if share < STEAL_MIN:
+            return None
+        mid = victim.end - share
         piece = _Piece(mid, victim.end)
         victim.end = mid
         self.active.add(piece)
@@ -290,6 +326,7 @@ class SegmentedTransfer:
 
     def _fetch(self, piece: _Piece, fd: int, view: memoryview) -> None:
         url = self.url
+        asked = time.monotonic()
         try:
             stream = StorageStream(self.client, url, piece.pos, piece.end - 1).__enter__()
         except TransferDropped as exc:
@@ -310,7 +347,9 @@ class SegmentedTransfer:
                 if self.stop:
                     return
                 piece.stream = stream
-                piece.last = time.monotonic()
+                piece.last = piece.flowing_since = time.monotonic()
+                piece.flowing_from = piece.pos
+                self.latency = 0.7 * self.latency + 0.3 * (piece.last - asked) if self.latency else piece.last - asked
             while True:
                 left = piece.end - piece.pos
                 if left <= 0 or self.stop:
