@@ -5,6 +5,7 @@ no timing thresholds (benchmarks/bench_startup.py measures the time)."""
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import subprocess
@@ -19,8 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 # Top-level packages that must not load before a command needs them, and civkit's own heavy modules.
 HEAVY = ("requests", "urllib3", "sqlite3", "_sqlite3", "gradio", "tqdm", "numpy", "safetensors", "platformdirs",
          "civkit.service", "civkit.api.client", "civkit.library.index", "civkit.download")
-# What pip's console script for `civkit = "civkit.cli.main:main"` runs.
-CONSOLE_SCRIPT = "import sys; from civkit.cli.main import main; sys.exit(main())"
+# What pip's console script for `civkit = "civkit.cli.main:entry"` runs.
+CONSOLE_SCRIPT = "import sys; from civkit.cli.main import entry; sys.exit(entry())"
 
 
 def _env() -> dict:
@@ -104,6 +105,27 @@ def test_no_command_prints_the_help_and_exits_2():
     assert code == 2
     assert "usage: civkit" in out and "scan" in out
     assert _heavy(modules) == []
+
+
+def test_the_process_entry_spares_the_exit_collection_and_main_leaves_the_collector_alone(tmp_path):
+    """pip's script runs entry(), which freezes the collector after the command (the process ends
+    next); main(), called in-process by hosts and tests, must not (their garbage still gets collected)."""
+    script = (REPO / "pyproject.toml").read_text()
+    assert 'civkit = "civkit.cli.main:entry"' in script
+    before = gc.get_freeze_count()
+    from civkit.cli.main import main
+
+    assert main(["--json"]) == 2
+    assert gc.get_freeze_count() == before
+    model = tmp_path / "tiny.safetensors"
+    model.write_bytes(b"x" * 1000)
+    code = ("import gc, sys; from civkit.cli.main import entry; code = entry(); "
+            "print('frozen', gc.get_freeze_count() > 0); sys.exit(code)")
+    proc = subprocess.run([sys.executable, "-c", code, "--json", "hash", str(model)], capture_output=True, text=True,
+                          env=dict(_env(), CIVKIT_HOME=str(tmp_path / "home")), timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.rstrip().endswith("frozen True")
+    assert '"SHA256"' in proc.stdout  # the command's whole output came out before the exit
 
 
 def test_the_table_and_the_command_modules_agree():

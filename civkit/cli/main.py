@@ -18,6 +18,7 @@ argument errors stay fast too. The same test fails when one of them is imported 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 
@@ -157,6 +158,19 @@ def main(argv: list | None = None) -> int:
     return _run(args)
 
 
+def entry() -> int:
+    """The ``civkit`` command as a process (the console script and ``python -m civkit.cli.main``).
+
+    After the command, everything it imported and built is frozen out of the garbage collector: the
+    interpreter's last collections at exit would otherwise walk it all for nothing (with requests
+    loaded that is ~20 ms of every command, measured). Only here, never in ``main()``, which tests
+    and hosts call in a process that goes on living. civkit closes its files and databases itself;
+    the standard streams are flushed at exit as always."""
+    code = main()
+    gc.freeze()
+    return code
+
+
 def _run(args) -> int:
     import logging
 
@@ -193,4 +207,4 @@ def _run(args) -> int:
 if __name__ == "__main__":  # pragma: no cover
     # Under ``python -m civkit.cli.main`` this file runs as ``__main__``, while command modules import
     # ``.main`` (a second copy, with its own UsageError). Run that copy so the except clauses match.
-    sys.exit(importlib.import_module(__spec__.name if __spec__ else "civkit.cli.main").main())
+    sys.exit(importlib.import_module(__spec__.name if __spec__ else "civkit.cli.main").entry())
