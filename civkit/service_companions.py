@@ -86,7 +86,7 @@ class Companions:
                 dest, name = self.placement.place(request, version, file, main_path=main_path)
                 control.update(total=int(file.size_bytes) or None, message=f"{label}: {file.name}")
                 result = download_file(self._client(), version, file, dest, progress=control, cancel=cancel,
-                                       on_conflict=on_conflict, index=self._index(),
+                                       on_conflict=on_conflict, index=self._index,
                                        hooks=self.after.hooks_for(file), name=name,
                                        connections=config.connections)
             except Cancelled:

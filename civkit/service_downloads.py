@@ -236,7 +236,7 @@ class Downloads:
         control.update(total=int(file.size_bytes) or None)
         try:
             result = download_file(self._client(), version, file, dest, progress=progress, cancel=cancel,
-                                   on_conflict=on_conflict, index=self._index(),
+                                   on_conflict=on_conflict, index=self._index,
                                    hooks=self.after.hooks_for(file), name=name,
                                    connections=self._config().connections)
             if request.companions:

@@ -21,12 +21,15 @@ WEBUI_LAYOUTS = ("a1111", "forge")
 
 
 def version_files_on_disk(index, version, types) -> list:
-    """Files of ``version`` whose ``files[].type`` is in ``types`` that ``index`` knows on disk."""
+    """Files of ``version`` whose ``files[].type`` is in ``types`` that ``index`` knows on disk.
+
+    ``index``: the LibraryIndex, or a function that opens it (called only if a file could match)."""
     found: list = []
     for f in version.files or ():
         if f.type not in types or not f.sha256:
             continue
         try:
+            index = index() if callable(index) else index
             entries = index.by_sha256(f.sha256)
         except Exception as exc:  # the index is a cache: never let it break a download
             log.warning("library index lookup failed: %s", exc)
@@ -91,7 +94,7 @@ class Placement:
         just downloaded, else one of this version already in the library. A VAE companion ignores
         the request's folder key (that names the checkpoint's folder)."""
         if file.type == "Config" and self.is_webui() and not request.folder_key:
-            checkpoint = main_path or next(iter(version_files_on_disk(self._index(), version, MODEL_FILE_TYPES)),
+            checkpoint = main_path or next(iter(version_files_on_disk(self._index, version, MODEL_FILE_TYPES)),
                                            None)
             if checkpoint is not None:
                 suffix = Path(file.name or "").suffix.lower() or ".yaml"

@@ -171,3 +171,19 @@ def test_killed_process_resumes_from_the_part(fake_civitai, models, monkeypatch)
     target = models / "loras" / "anime_lineart_v2.safetensors"
     assert sha256_of(target) == result["sha256"] == catalog_sha(fake_civitai, 1011)
     assert not part.exists() and os.listdir(models / "loras").count("anime_lineart_v2.safetensors.part.lock") == 0
+
+
+def test_a_broken_library_index_does_not_stop_a_download(fake_civitai, models, capsys):
+    """The index is a cache: a download needs none of it, so an unreadable index file only costs the
+    index entry (with a warning saying so), and the index file is left as it was for the user."""
+    from civkit.config import load_config
+
+    index_file = load_config().index_path
+    index_file.parent.mkdir(parents=True, exist_ok=True)
+    index_file.write_bytes(b"this is not an SQLite database" * 100)
+    assert civkit(fake_civitai, "download", "101", "--models-dir", str(models)) == 0
+    captured = capsys.readouterr()
+    target = models / "loras" / "anime_lineart_v2.safetensors"
+    assert sha256_of(target) == catalog_sha(fake_civitai, 1011)
+    assert "library index" in captured.out + captured.err
+    assert index_file.read_bytes() == b"this is not an SQLite database" * 100

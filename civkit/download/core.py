@@ -153,7 +153,8 @@ class _Download:
         st = path.stat()
         if self.index is not None:
             try:
-                entry = self.index.lookup_valid(str(path), st)
+                index = self.index() if callable(self.index) else self.index
+                entry = index.lookup_valid(str(path), st)
                 if entry is not None and entry.sha256:
                     return entry.sha256.upper()
             except Exception as exc:  # the index is a cache: never let it break a download
@@ -398,8 +399,10 @@ class _Download:
                 warning = hook(path, self.version, self.file, result)
             except Exception as exc:  # a sidecar or preview must never fail a verified download
                 name = getattr(hook, "__name__", type(hook).__name__)
-                log.warning("after-download step %s failed for %s: %s", name, path.name, exc, exc_info=True)
-                result.warnings.append(f"{name} failed: {exc}")
+                told = getattr(exc, "user_message", None)  # an expected failure says itself what to do
+                log.log(logging.INFO if told else logging.WARNING, "after-download step %s failed for %s: %s",
+                        name, path.name, exc, exc_info=not told)
+                result.warnings.append(told if told else f"{name} failed: {exc}")
                 continue
             if warning:
                 result.warnings.append(str(warning))
@@ -429,8 +432,9 @@ def download_file(
     ``progress(state, done, total)`` is called with state "resolving", "downloading", "verifying"
     (and "queued" while waiting for another download of the same file). ``cancel`` is a
     ``threading.Event``; once set the download stops with ``Cancelled`` and keeps its ``.part``.
-    ``disk_usage`` is injectable (tests simulate a full disk). ``index`` (a LibraryIndex) saves
-    re-hashing an existing file; ``hooks`` run after the move, each guarded. ``name`` saves the
+    ``disk_usage`` is injectable (tests simulate a full disk). ``index`` (a LibraryIndex, or a
+    function that opens it: only called when a file is already at the destination, and an index that
+    cannot be opened only costs a hash) saves re-hashing an existing file; ``hooks`` run after the move, each guarded. ``name`` saves the
     file under that name (sanitised like Civitai's) instead of ``file.name``. ``connections``: a file
     of at least ``segments.MIN_SEGMENTED_SIZE`` is fetched over that many connections (1: one).
     Raises ``DownloadError`` (or a subclass) with a message for people.
